@@ -119,7 +119,10 @@ impl User {
     pub fn to_api(&self) -> Value {
         let mut profile = serde_json::to_value(&self.profile).unwrap_or_default();
         if let Value::Object(map) = &mut profile {
-            map.insert("real_name_normalized".into(), self.profile.real_name.clone().into());
+            map.insert(
+                "real_name_normalized".into(),
+                self.profile.real_name.clone().into(),
+            );
             map.insert(
                 "display_name_normalized".into(),
                 self.profile.display_name.clone().into(),
@@ -272,8 +275,14 @@ impl Channel {
         } else {
             map.insert("name".into(), self.name.clone().into());
             map.insert("name_normalized".into(), self.name.clone().into());
-            map.insert("topic".into(), serde_json::to_value(&self.topic).unwrap_or_default());
-            map.insert("purpose".into(), serde_json::to_value(&self.purpose).unwrap_or_default());
+            map.insert(
+                "topic".into(),
+                serde_json::to_value(&self.topic).unwrap_or_default(),
+            );
+            map.insert(
+                "purpose".into(),
+                serde_json::to_value(&self.purpose).unwrap_or_default(),
+            );
         }
         object
     }
@@ -288,9 +297,9 @@ pub fn validate_channel_name(name: &str) -> Result<(), ApiError> {
     if name.chars().count() > MAX_CHANNEL_NAME_CHARS {
         return Err(ApiError::InvalidNameMaxlength);
     }
-    let valid = name.chars().all(|c| {
-        (c.is_alphanumeric() && !c.is_uppercase()) || c == '-' || c == '_'
-    });
+    let valid = name
+        .chars()
+        .all(|c| (c.is_alphanumeric() && !c.is_uppercase()) || c == '-' || c == '_');
     if !valid {
         return Err(ApiError::InvalidNameSpecials);
     }
@@ -475,7 +484,10 @@ mod tests {
     fn channel_names_follow_slack_rules() {
         assert_eq!(validate_channel_name("general"), Ok(()));
         assert_eq!(validate_channel_name("dev-ops_2"), Ok(()));
-        assert_eq!(validate_channel_name(""), Err(ApiError::InvalidNameRequired));
+        assert_eq!(
+            validate_channel_name(""),
+            Err(ApiError::InvalidNameRequired)
+        );
         assert_eq!(
             validate_channel_name(&"a".repeat(81)),
             Err(ApiError::InvalidNameMaxlength)

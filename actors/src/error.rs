@@ -98,6 +98,8 @@ pub enum ApiError {
     InvalidUserCount,
     /// The user is not in the conversation.
     UserNotInChannel,
+    /// The team does not exist.
+    TeamNotFound,
 }
 
 impl ApiError {
@@ -149,6 +151,7 @@ impl ApiError {
             ApiError::ServiceUnavailable => "service_unavailable",
             ApiError::InvalidUserCount => "invalid_user_count",
             ApiError::UserNotInChannel => "user_not_in_channel",
+            ApiError::TeamNotFound => "team_not_found",
         }
     }
 }

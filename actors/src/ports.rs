@@ -173,17 +173,29 @@ pub trait Store: Send + Sync + 'static {
     async fn users(&self, team_id: &TeamId, page: Page<UserId>) -> Result<Vec<User>, StoreError>;
 
     /// Returns the user with that e-mail address (compared case-insensitively).
-    async fn user_by_email(&self, team_id: &TeamId, email: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_email(
+        &self,
+        team_id: &TeamId,
+        email: &str,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Returns the user with that name.
     async fn user_by_name(&self, team_id: &TeamId, name: &str) -> Result<Option<User>, StoreError>;
 
     /// Returns a conversation.
-    async fn channel(&self, team_id: &TeamId, channel_id: &ChannelId) -> Result<Option<Channel>, StoreError>;
+    async fn channel(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+    ) -> Result<Option<Channel>, StoreError>;
 
     /// Returns the conversation with that name (direct messages are named by a
     /// key built from their members' ids).
-    async fn channel_by_name(&self, team_id: &TeamId, name: &str) -> Result<Option<Channel>, StoreError>;
+    async fn channel_by_name(
+        &self,
+        team_id: &TeamId,
+        name: &str,
+    ) -> Result<Option<Channel>, StoreError>;
 
     /// Returns a page of conversations ordered by id.
     async fn channels(
@@ -202,7 +214,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<UserId>, StoreError>;
 
     /// Returns the ids of every conversation the user is a member of.
-    async fn member_channels(&self, team_id: &TeamId, user_id: &UserId) -> Result<Vec<ChannelId>, StoreError>;
+    async fn member_channels(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<ChannelId>, StoreError>;
 
     /// Returns whether the user is a member of the conversation.
     async fn is_member(
@@ -213,7 +229,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Returns one message with its reactions.
-    async fn message(&self, team_id: &TeamId, channel_id: &ChannelId, ts: Ts) -> Result<Option<Message>, StoreError>;
+    async fn message(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        ts: Ts,
+    ) -> Result<Option<Message>, StoreError>;
 
     /// Returns top-level messages and thread parents in the range, newest first,
     /// with their reactions. Replies stay out of history, as in Slack.
@@ -235,5 +256,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Message>, StoreError>;
 
     /// Returns the newest `ts` in the conversation, replies included.
-    async fn last_ts(&self, team_id: &TeamId, channel_id: &ChannelId) -> Result<Option<Ts>, StoreError>;
+    async fn last_ts(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+    ) -> Result<Option<Ts>, StoreError>;
 }

@@ -1,0 +1,183 @@
+//! The session actor: one per real-time connection. It takes the client's frames
+//! in order (`ping`, `typing`, `message`) and answers on the session's queue.
+//! Events from channels reach the queue directly through the session's handle.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde_json::{Map, Value};
+
+use crate::channel::{ChannelMsg, PostRequest};
+use crate::error::ApiError;
+use crate::events;
+use crate::hub::Hub;
+use crate::ids::{is_valid_id, BotId, ChannelId};
+use crate::session_handle::SessionHandle;
+use crate::ts::Ts;
+
+/// Messages of a session actor: its whole interface.
+pub enum SessionMsg {
+    /// A text frame from the client.
+    Frame(String),
+    /// Panic inside the handler, for supervision tests.
+    #[cfg(feature = "fault-injection")]
+    Panic,
+}
+
+/// Arguments of a session actor.
+pub struct SessionArgs {
+    /// Shared node state.
+    pub hub: Hub,
+    /// The session's handle; replies go into its queue.
+    pub handle: SessionHandle,
+    /// Bot integration when the user is a bot user.
+    pub bot_id: Option<BotId>,
+}
+
+/// State of a session actor.
+pub struct SessionState {
+    /// Shared node state.
+    hub: Hub,
+    /// The session's handle.
+    handle: SessionHandle,
+    /// Bot integration when the user is a bot user.
+    bot_id: Option<BotId>,
+}
+
+/// RTM error code for a frame that is not valid JSON or has no known `type`.
+const ERROR_BAD_FRAME: u32 = 1;
+/// RTM error code for a frame that failed in the API (its `msg` is Slack's string).
+const ERROR_REJECTED: u32 = 2;
+
+/// The session actor (see the module docs).
+pub struct SessionActor;
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: SessionArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(SessionState {
+            hub: args.hub,
+            handle: args.handle,
+            bot_id: args.bot_id,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionMsg::Frame(text) => state.frame(&text).await,
+            #[cfg(feature = "fault-injection")]
+            SessionMsg::Panic => panic!("fault injection: session {} panicked", state.handle.id),
+        }
+        Ok(())
+    }
+}
+
+impl SessionState {
+    /// Handles one client frame.
+    async fn frame(&mut self, text: &str) {
+        let frame: Map<String, Value> = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(_) => {
+                self.handle
+                    .deliver(&events::reply_error(None, ERROR_BAD_FRAME, "invalid_json"));
+                return;
+            }
+        };
+        let id = frame.get("id").cloned();
+        let kind = frame
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match kind {
+            "ping" => {
+                self.handle.deliver(&events::pong(id.as_ref(), &frame));
+            }
+            "typing" => {
+                let Some(channel_id) = channel_arg(&frame) else {
+                    self.reject(id.as_ref(), ApiError::ChannelNotFound);
+                    return;
+                };
+                match self.hub.channel(&self.handle.team_id, &channel_id).await {
+                    Ok(channel) => {
+                        let user = self.handle.user_id.clone();
+                        let _ = channel.send_message(ChannelMsg::Typing { user });
+                    }
+                    Err(error) => self.reject(id.as_ref(), error),
+                }
+            }
+            "message" => {
+                let Some(reply_to) = id else {
+                    self.reject(None, ApiError::InvalidArguments);
+                    return;
+                };
+                match self.post(&frame).await {
+                    Ok(message) => {
+                        self.handle.deliver(&events::reply_ok(&reply_to, &message));
+                    }
+                    Err(error) => self.reject(Some(&reply_to), error),
+                }
+            }
+            _ => {
+                self.handle.deliver(&events::reply_error(
+                    id.as_ref(),
+                    ERROR_BAD_FRAME,
+                    "unknown_type",
+                ));
+            }
+        }
+    }
+
+    /// Posts a `message` frame as the session's user.
+    async fn post(&self, frame: &Map<String, Value>) -> Result<crate::domain::Message, ApiError> {
+        let channel_id = channel_arg(frame).ok_or(ApiError::ChannelNotFound)?;
+        let thread_ts = match frame.get("thread_ts").and_then(Value::as_str) {
+            Some(ts) => Some(ts.parse::<Ts>().map_err(|_| ApiError::InvalidTs)?),
+            None => None,
+        };
+        let mut extra = Map::new();
+        for key in ["blocks", "attachments"] {
+            if let Some(value) = frame.get(key) {
+                extra.insert(key.into(), value.clone());
+            }
+        }
+        let request = PostRequest {
+            user: self.handle.user_id.clone(),
+            text: frame
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            thread_ts,
+            bot_id: self.bot_id.clone(),
+            subtype: None,
+            extra,
+        };
+        self.hub
+            .post_message(&self.handle.team_id, &channel_id, request)
+            .await
+    }
+
+    fn reject(&self, reply_to: Option<&Value>, error: ApiError) {
+        self.handle
+            .deliver(&events::reply_error(reply_to, ERROR_REJECTED, error.code()));
+    }
+}
+
+/// Returns the frame's `channel` when it is a well-formed conversation id.
+fn channel_arg(frame: &Map<String, Value>) -> Option<ChannelId> {
+    frame
+        .get("channel")
+        .and_then(Value::as_str)
+        .filter(|id| is_valid_id(id, &['C', 'D', 'G']))
+        .map(ChannelId::from)
+}

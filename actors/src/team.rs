@@ -1,0 +1,377 @@
+//! The team actor: one per loaded team. It supervises the team's channel,
+//! session and presence actors, starts a channel's actor on first use, opens
+//! sessions, and broadcasts team-wide events to every session of the team.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+
+use crate::channel::{ChannelActor, ChannelArgs, ChannelMsg};
+use crate::domain::Team;
+use crate::error::ApiError;
+use crate::events;
+use crate::hub::Hub;
+use crate::ids::{BotId, ChannelId, SessionId, TeamId, UserId};
+use crate::presence::{PresenceActor, PresenceArgs, PresenceMsg};
+use crate::session::{SessionActor, SessionArgs, SessionMsg};
+use crate::session_handle::{session_channel, CloseReason, SessionHandle, SessionOutbound};
+
+/// A session the team actor just opened.
+pub struct OpenedSession {
+    /// Handle for delivering to the session.
+    pub handle: SessionHandle,
+    /// The queue the socket writer drains; `hello` is already in it.
+    pub outbound: SessionOutbound,
+    /// The session's actor, which takes the client's frames.
+    pub actor: ActorRef<SessionMsg>,
+}
+
+/// Messages of a team actor: its whole interface.
+pub enum TeamMsg {
+    /// Return the channel's actor, starting it if needed.
+    EnsureChannel {
+        /// The channel.
+        channel_id: ChannelId,
+        /// Receives the actor, or `ChannelNotFound`.
+        reply: RpcReplyPort<Result<ActorRef<ChannelMsg>, ApiError>>,
+    },
+    /// Open a real-time session for a user of this team.
+    OpenSession {
+        /// The connecting user.
+        user_id: UserId,
+        /// Bot integration when the user is a bot user.
+        bot_id: Option<BotId>,
+        /// Receives the opened session.
+        reply: RpcReplyPort<Result<OpenedSession, ApiError>>,
+    },
+    /// Queue a frame on every session of the team.
+    Broadcast {
+        /// The encoded event.
+        frame: Bytes,
+    },
+    /// End every session of a user (deactivation, token reset).
+    CloseUserSessions {
+        /// The user.
+        user_id: UserId,
+        /// Reason sent in the close frame.
+        reason: CloseReason,
+    },
+}
+
+/// Arguments of a team actor.
+pub struct TeamArgs {
+    /// Shared node state.
+    pub hub: Hub,
+    /// The team to load.
+    pub team_id: TeamId,
+}
+
+/// What a supervised child of the team actor is.
+enum Child {
+    /// A channel actor.
+    Channel(ChannelId),
+    /// A session actor.
+    Session(SessionId),
+    /// A presence actor.
+    Presence(UserId),
+}
+
+/// State of a team actor.
+pub struct TeamState {
+    /// Shared node state.
+    hub: Hub,
+    /// The team.
+    team: Team,
+    /// Supervised children by actor id.
+    children: HashMap<ActorId, Child>,
+    /// Open sessions of the team.
+    sessions: HashMap<SessionId, SessionHandle>,
+}
+
+/// The team actor (see the module docs).
+pub struct TeamActor;
+
+impl Actor for TeamActor {
+    type Msg = TeamMsg;
+    type State = TeamState;
+    type Arguments = TeamArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: TeamArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let team = args
+            .hub
+            .store()
+            .team(&args.team_id)
+            .await?
+            .ok_or_else(|| format!("team {} not found", args.team_id))?;
+        tracing::info!(team = %team.id, name = %team.name, "team loaded");
+        Ok(TeamState {
+            hub: args.hub,
+            team,
+            children: HashMap::new(),
+            sessions: HashMap::new(),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut TeamState,
+    ) -> Result<(), ActorProcessingErr> {
+        for handle in state.sessions.values() {
+            handle.close(CloseReason::Shutdown);
+        }
+        tracing::info!(team = %state.team.id, "team unloaded");
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: TeamMsg,
+        state: &mut TeamState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            TeamMsg::EnsureChannel { channel_id, reply } => {
+                let result = state.ensure_channel(&myself, &channel_id).await;
+                let _ = reply.send(result);
+            }
+            TeamMsg::OpenSession {
+                user_id,
+                bot_id,
+                reply,
+            } => {
+                let result = state.open_session(&myself, user_id, bot_id).await;
+                let _ = reply.send(result);
+            }
+            TeamMsg::Broadcast { frame } => {
+                state.sessions.retain(|_, handle| handle.deliver(&frame));
+            }
+            TeamMsg::CloseUserSessions { user_id, reason } => {
+                for handle in state.sessions.values().filter(|h| h.user_id == user_id) {
+                    handle.close(reason);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut TeamState,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorFailed(cell, error) => {
+                let child = state.children.remove(&cell.get_id());
+                match child {
+                    Some(Child::Channel(channel_id)) => {
+                        tracing::error!(team = %state.team.id, channel = %channel_id, %error, "channel actor failed; restarting it");
+                        state.hub.registry().channels.remove(&channel_id);
+                        if let Err(error) = state.spawn_channel(&myself, &channel_id).await {
+                            tracing::error!(channel = %channel_id, %error, "channel actor restart failed; it starts again on next use");
+                        }
+                    }
+                    Some(Child::Session(session_id)) => {
+                        tracing::error!(team = %state.team.id, session = session_id, %error, "session actor failed; closing its socket");
+                        state.end_session(session_id, CloseReason::InternalError);
+                    }
+                    Some(Child::Presence(user_id)) => {
+                        tracing::error!(team = %state.team.id, user = %user_id, %error, "presence actor failed; restarting it");
+                        state.hub.registry().presence.remove(&user_id);
+                        if let Err(error) = state.spawn_presence(&myself, &user_id).await {
+                            tracing::error!(user = %user_id, %error, "presence actor restart failed");
+                        }
+                    }
+                    None => tracing::warn!(actor = %cell.get_id(), %error, "unknown child failed"),
+                }
+            }
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                match state.children.remove(&cell.get_id()) {
+                    Some(Child::Session(session_id)) => {
+                        state.end_session(session_id, CloseReason::ClientClosed);
+                    }
+                    Some(Child::Channel(channel_id)) => {
+                        state.hub.registry().channels.remove(&channel_id);
+                    }
+                    Some(Child::Presence(user_id)) => {
+                        state.hub.registry().presence.remove(&user_id);
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl TeamState {
+    async fn ensure_channel(
+        &mut self,
+        myself: &ActorRef<TeamMsg>,
+        channel_id: &ChannelId,
+    ) -> Result<ActorRef<ChannelMsg>, ApiError> {
+        if let Some(entry) = self.hub.registry().channels.get(channel_id) {
+            let (owner, actor) = entry.value();
+            return if owner == &self.team.id {
+                Ok(actor.clone())
+            } else {
+                Err(ApiError::ChannelNotFound)
+            };
+        }
+        match self.hub.store().channel(&self.team.id, channel_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(ApiError::ChannelNotFound),
+            Err(error) => {
+                tracing::error!(channel = %channel_id, %error, "loading a channel failed");
+                return Err(ApiError::InternalError);
+            }
+        }
+        self.spawn_channel(myself, channel_id)
+            .await
+            .map_err(|error| {
+                tracing::error!(channel = %channel_id, %error, "starting a channel actor failed");
+                ApiError::InternalError
+            })
+    }
+
+    async fn spawn_channel(
+        &mut self,
+        myself: &ActorRef<TeamMsg>,
+        channel_id: &ChannelId,
+    ) -> Result<ActorRef<ChannelMsg>, ractor::SpawnErr> {
+        let args = ChannelArgs {
+            hub: self.hub.clone(),
+            team_id: self.team.id.clone(),
+            channel_id: channel_id.clone(),
+        };
+        let (actor, _) = Actor::spawn_linked(None, ChannelActor, args, myself.get_cell()).await?;
+        self.children
+            .insert(actor.get_id(), Child::Channel(channel_id.clone()));
+        self.hub
+            .registry()
+            .channels
+            .insert(channel_id.clone(), (self.team.id.clone(), actor.clone()));
+        Ok(actor)
+    }
+
+    async fn spawn_presence(
+        &mut self,
+        myself: &ActorRef<TeamMsg>,
+        user_id: &UserId,
+    ) -> Result<ActorRef<PresenceMsg>, ractor::SpawnErr> {
+        let args = PresenceArgs {
+            hub: self.hub.clone(),
+            team_id: self.team.id.clone(),
+            user_id: user_id.clone(),
+        };
+        let (actor, _) = Actor::spawn_linked(None, PresenceActor, args, myself.get_cell()).await?;
+        self.children
+            .insert(actor.get_id(), Child::Presence(user_id.clone()));
+        self.hub
+            .registry()
+            .presence
+            .insert(user_id.clone(), actor.clone());
+        Ok(actor)
+    }
+
+    async fn open_session(
+        &mut self,
+        myself: &ActorRef<TeamMsg>,
+        user_id: UserId,
+        bot_id: Option<BotId>,
+    ) -> Result<OpenedSession, ApiError> {
+        let registry = self.hub.registry();
+        let session_id = registry.next_session_id();
+        let (handle, outbound) = session_channel(
+            session_id,
+            self.team.id.clone(),
+            user_id.clone(),
+            self.hub.settings().session_queue,
+        );
+
+        // Step 1: `hello` goes first, before any event can be queued.
+        handle.deliver(&events::hello());
+
+        // Step 2: the actor that takes the client's frames.
+        let args = SessionArgs {
+            hub: self.hub.clone(),
+            handle: handle.clone(),
+            bot_id,
+        };
+        let (actor, _) = Actor::spawn_linked(None, SessionActor, args, myself.get_cell())
+            .await
+            .map_err(|error| {
+                tracing::error!(user = %user_id, %error, "starting a session actor failed");
+                ApiError::InternalError
+            })?;
+        self.children
+            .insert(actor.get_id(), Child::Session(session_id));
+
+        // Step 3: make the session findable, then subscribe it to the running
+        // actors of its channels. Channels that start later find it in the
+        // registry. Both steps run inside this actor, so none is missed.
+        registry.add_session(handle.clone());
+        self.sessions.insert(session_id, handle.clone());
+        let channels = self
+            .hub
+            .store()
+            .member_channels(&self.team.id, &user_id)
+            .await
+            .map_err(|error| {
+                tracing::error!(user = %user_id, %error, "loading a user's channels failed");
+                ApiError::InternalError
+            });
+        let channels = match channels {
+            Ok(channels) => channels,
+            Err(error) => {
+                actor.stop(Some("channel lookup failed".into()));
+                return Err(error);
+            }
+        };
+        for channel_id in channels {
+            if let Some(entry) = registry.channels.get(&channel_id) {
+                let _ = entry
+                    .value()
+                    .1
+                    .send_message(ChannelMsg::Subscribe(handle.clone()));
+            }
+        }
+
+        // Step 4: presence.
+        let presence = match registry.presence.get(&user_id).map(|p| p.clone()) {
+            Some(presence) => Some(presence),
+            None => self.spawn_presence(myself, &user_id).await.ok(),
+        };
+        if let Some(presence) = presence {
+            let _ = presence.send_message(PresenceMsg::SessionOpened(session_id));
+        }
+
+        tracing::info!(team = %self.team.id, user = %user_id, session = session_id, "session opened");
+        Ok(OpenedSession {
+            handle,
+            outbound,
+            actor,
+        })
+    }
+
+    /// Forgets a session and closes its socket; safe to call twice.
+    fn end_session(&mut self, session_id: SessionId, reason: CloseReason) {
+        let Some(handle) = self.sessions.remove(&session_id) else {
+            return;
+        };
+        handle.close(reason);
+        let registry = self.hub.registry();
+        registry.remove_session(&handle.user_id, session_id);
+        if let Some(presence) = registry.presence.get(&handle.user_id) {
+            let _ = presence.send_message(PresenceMsg::SessionClosed(session_id));
+        }
+        tracing::info!(team = %self.team.id, user = %handle.user_id, session = session_id, reason = ?reason, "session closed");
+    }
+}
