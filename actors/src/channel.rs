@@ -403,7 +403,11 @@ impl Actor for ChannelActor {
                 let _ = reply.send(Ok(()));
             }
             ChannelMsg::Subscribe(handle) => {
-                if state.members.contains(&handle.user_id) && !handle.is_closed() {
+                // The team actor subscribes a session to the channels the store
+                // lists for its user, so the user is a member even when this
+                // actor has not seen the join (an admin command wrote it).
+                if !handle.is_closed() {
+                    state.members.insert(handle.user_id.clone());
                     state.subscribers.insert(handle.id, handle);
                 }
             }
@@ -438,13 +442,31 @@ impl ChannelState {
         self.last_ts
     }
 
-    /// Checks that `user` may write: the conversation is open and they are a member.
-    fn check_writable(&self, user: &UserId) -> Result<(), ApiError> {
+    /// Checks that `user` may write: the conversation is open and they are a
+    /// member. A user missing from the member set is looked up in the store once,
+    /// because another process (an admin command) may have added them.
+    async fn check_writable(&mut self, user: &UserId) -> Result<(), ApiError> {
         if self.channel.is_archived {
             return Err(ApiError::IsArchived);
         }
-        if !self.members.contains(user) {
+        if self.members.contains(user) {
+            return Ok(());
+        }
+        let stored = self
+            .hub
+            .store()
+            .is_member(&self.channel.team_id, &self.channel.id, user)
+            .await
+            .map_err(|error| {
+                tracing::error!(channel = %self.channel.id, %error, "membership lookup failed");
+                ApiError::InternalError
+            })?;
+        if !stored {
             return Err(ApiError::NotInChannel);
+        }
+        self.members.insert(user.clone());
+        for handle in self.hub.registry().user_sessions(user) {
+            self.subscribers.insert(handle.id, handle);
         }
         Ok(())
     }
@@ -496,10 +518,11 @@ impl ChannelState {
         request: PostRequest,
         reply: RpcReplyPort<Result<Message, ApiError>>,
     ) {
-        if let Err(error) = request
-            .validate()
-            .and_then(|()| self.check_writable(&request.user))
-        {
+        let check = match request.validate() {
+            Ok(()) => self.check_writable(&request.user).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = check {
             let _ = reply.send(Err(error));
             return;
         }

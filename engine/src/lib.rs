@@ -1,1 +1,15 @@
-//! placeholder
+//! Switchboard's engine: the adapters (embedded SQLite store), the Web API and
+//! real-time socket on warp, configuration, and [`Engine`], which composes them
+//! for the node binary or for a host program that embeds Switchboard.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod directory;
+pub mod engine;
+pub mod http;
+pub mod socket;
+pub mod store;
+
+pub use config::Config;
+pub use engine::{Engine, EngineError};

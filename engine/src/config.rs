@@ -1,0 +1,109 @@
+//! Node configuration. The binary reads a TOML file, then `SWITCHBOARD_*`
+//! environment variables, then flags; later sources win.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Settings of one node.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP and WebSocket server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded store and `bootstrap.json`.
+    pub data_dir: PathBuf,
+    /// Base URL clients use to reach the node (for `rtm.connect` and links);
+    /// unset means the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Whether each group commit is fsynced before writers are acknowledged.
+    /// Turning it off risks losing acknowledged messages on a power failure.
+    pub durable: bool,
+    /// Capacity of each session's outbound queue, in frames.
+    pub session_queue: usize,
+    /// Maximum number of write sets in one storage transaction.
+    pub max_batch: usize,
+    /// Largest accepted API request body, in bytes.
+    pub max_body_bytes: u64,
+    /// How long shutdown waits for connections and commits, in seconds.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            durable: true,
+            session_queue: 1024,
+            max_batch: 512,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Error reading a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: toml::de::Error,
+    },
+}
+
+impl Config {
+    /// Reads settings from a TOML file; missing keys keep their defaults.
+    pub fn from_toml_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Returns the path of the embedded SQLite database.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("switchboard.db")
+    }
+
+    /// Returns the path of the bootstrap file written on first start.
+    pub fn bootstrap_path(&self) -> PathBuf {
+        self.data_dir.join("bootstrap.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults() {
+        let config: Config = toml::from_str("listen = \"0.0.0.0:9000\"\ndurable = false").unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert!(!config.durable);
+        assert_eq!(config.session_queue, Config::default().session_queue);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+}

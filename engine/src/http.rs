@@ -1,0 +1,169 @@
+//! warp routes: the Web API at `/api/{method}` and the socket at `/rtm`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use serde_json::json;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::{Reply, Response};
+use warp::Filter;
+
+use switchboard_actors::{ApiError, Hub};
+
+use crate::api::params::Params;
+use crate::api::Api;
+use crate::socket::{serve_socket, MAX_CLIENT_FRAME};
+
+/// Builds every route of the node. `max_body` caps API request bodies, in bytes.
+pub fn routes(
+    api: Api,
+    hub: Hub,
+    max_body: u64,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let api_get = {
+        let api = api.clone();
+        warp::path!("api" / String)
+            .and(warp::get())
+            .and(warp::header::headers_cloned())
+            .and(raw_query())
+            .and_then(move |method: String, headers: HeaderMap, query: String| {
+                let api = api.clone();
+                async move {
+                    Ok::<_, Infallible>(handle_api(&api, &method, &headers, &query, &[]).await)
+                }
+            })
+    };
+    let api_post = {
+        let api = api.clone();
+        warp::path!("api" / String)
+            .and(warp::post())
+            .and(warp::header::headers_cloned())
+            .and(raw_query())
+            .and(warp::body::content_length_limit(max_body))
+            .and(warp::body::bytes())
+            .and_then(
+                move |method: String, headers: HeaderMap, query: String, body: Bytes| {
+                    let api = api.clone();
+                    async move {
+                        Ok::<_, Infallible>(
+                            handle_api(&api, &method, &headers, &query, &body).await,
+                        )
+                    }
+                },
+            )
+    };
+
+    let socket_filter = {
+        let api = api.clone();
+        warp::path!("rtm")
+            .and(warp::query::<std::collections::HashMap<String, String>>())
+            .and(warp::ws())
+            .map(
+                move |query: std::collections::HashMap<String, String>, ws: warp::ws::Ws| {
+                    let ticket = query.get("ticket").map(String::as_str).unwrap_or_default();
+                    match api.tickets().redeem(ticket) {
+                        Ok(ticket) => {
+                            let hub = hub.clone();
+                            ws.max_message_size(MAX_CLIENT_FRAME)
+                                .on_upgrade(move |socket| serve_socket(hub, ticket, socket))
+                                .into_response()
+                        }
+                        Err(error) => error_response(StatusCode::UNAUTHORIZED, error),
+                    }
+                },
+            )
+    };
+
+    api_get
+        .or(api_post)
+        .unify()
+        .or(socket_filter)
+        .unify()
+        .recover(|rejection: warp::Rejection| async move {
+            Ok::<_, Infallible>(rejection_response(rejection))
+        })
+        .unify()
+}
+
+/// Extracts the raw query string, empty when there is none.
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// Runs one API call from its HTTP parts.
+async fn handle_api(
+    api: &Api,
+    method: &str,
+    headers: &HeaderMap,
+    query: &str,
+    body: &[u8],
+) -> Response {
+    let mut params = match Params::parse_form(query.as_bytes()) {
+        Ok(values) => Params::new(values),
+        Err(error) => return error_response(StatusCode::OK, error),
+    };
+    if !body.is_empty() {
+        let content_type = headers
+            .get(warp::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let parsed = if content_type.starts_with("application/json") {
+            Params::parse_json(body)
+        } else if content_type.starts_with("multipart/") {
+            Err(ApiError::InvalidFormData)
+        } else {
+            Params::parse_form(body)
+        };
+        match parsed {
+            // Body arguments win over the query string.
+            Ok(values) => {
+                let mut merged = Params::new(values);
+                merged.merge_missing(params.values().clone());
+                params = merged;
+            }
+            Err(error) => return error_response(StatusCode::OK, error),
+        }
+    }
+
+    let bearer = headers
+        .get(warp::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned);
+    let token = bearer.or_else(|| params.str("token"));
+    let host = headers
+        .get(warp::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    let body = api
+        .call(method, token.as_deref(), params, host.as_deref())
+        .await;
+    warp::reply::json(&body).into_response()
+}
+
+/// A Slack-style error body with the given status.
+fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let body = warp::reply::json(&json!({ "ok": false, "error": error.code() }));
+    warp::reply::with_status(body, status).into_response()
+}
+
+/// Maps warp's rejections to Slack-style errors.
+fn rejection_response(rejection: warp::Rejection) -> Response {
+    if rejection.is_not_found() {
+        return error_response(StatusCode::NOT_FOUND, ApiError::UnknownMethod);
+    }
+    if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        let body = warp::reply::json(&json!({ "ok": false, "error": "request_too_large" }));
+        return warp::reply::with_status(body, StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    }
+    if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        return error_response(StatusCode::METHOD_NOT_ALLOWED, ApiError::InvalidArguments);
+    }
+    tracing::debug!(?rejection, "request rejected");
+    error_response(StatusCode::BAD_REQUEST, ApiError::InvalidArguments)
+}
