@@ -111,7 +111,7 @@ impl Api {
 
         let caller = self.authenticate(token).await?;
         match method {
-            "auth.test" => users::auth_test(self, &caller, host),
+            "auth.test" => users::auth_test(self, &caller, host).await,
             "team.info" => users::team_info(self, &caller).await,
             "users.list" => users::list(self, &caller, params).await,
             "users.info" => users::info(self, &caller, params).await,

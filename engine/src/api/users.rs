@@ -33,10 +33,17 @@ pub fn api_test(params: &Params) -> MethodResult {
 }
 
 /// `auth.test`: who the token belongs to.
-pub fn auth_test(api: &Api, caller: &Caller, host: Option<&str>) -> MethodResult {
+pub async fn auth_test(api: &Api, caller: &Caller, host: Option<&str>) -> MethodResult {
+    let team = api
+        .hub
+        .store()
+        .team(caller.team_id())
+        .await
+        .map_err(internal("team lookup"))?
+        .ok_or(ApiError::TeamNotFound)?;
     let mut value = json!({
         "url": format!("{}/", api.base_url(host)),
-        "team": caller.team_id(),
+        "team": team.name,
         "user": caller.user.name,
         "team_id": caller.team_id(),
         "user_id": caller.user.id,
