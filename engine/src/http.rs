@@ -39,12 +39,15 @@ pub fn routes(
             .and(warp::post())
             .and(warp::header::headers_cloned())
             .and(raw_query())
-            .and(warp::body::content_length_limit(max_body))
-            .and(warp::body::bytes())
+            .and(warp::body::stream())
             .and_then(
-                move |method: String, headers: HeaderMap, query: String, body: Bytes| {
+                move |method: String, headers: HeaderMap, query: String, body| {
                     let api = api.clone();
                     async move {
+                        let body = match read_body(&headers, body, max_body).await {
+                            Ok(body) => body,
+                            Err(response) => return Ok::<_, Infallible>(response),
+                        };
                         Ok::<_, Infallible>(
                             handle_api(&api, &method, &headers, &query, &body).await,
                         )
@@ -88,6 +91,48 @@ pub fn routes(
 /// Extracts the raw query string, empty when there is none.
 fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// Reads a request body of at most `max` bytes. A larger body is refused from
+/// its `Content-Length` before any of it is read, or as soon as the bytes read
+/// pass `max` when no length is given.
+async fn read_body<S, B>(headers: &HeaderMap, mut stream: S, max: u64) -> Result<Bytes, Response>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: bytes::Buf,
+{
+    use futures_util::StreamExt;
+
+    let declared = headers
+        .get(warp::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|error| {
+            tracing::debug!(%error, "request body read failed");
+            error_response(StatusCode::BAD_REQUEST, ApiError::InvalidFormData)
+        })?;
+        if (body.len() + chunk.remaining()) as u64 > max {
+            return Err(too_large());
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let read = part.len();
+            body.extend_from_slice(part);
+            chunk.advance(read);
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// The answer to a body over the configured limit.
+fn too_large() -> Response {
+    let body = warp::reply::json(&json!({ "ok": false, "error": "request_too_large" }));
+    warp::reply::with_status(body, StatusCode::PAYLOAD_TOO_LARGE).into_response()
 }
 
 /// Runs one API call from its HTTP parts.
@@ -158,8 +203,7 @@ fn rejection_response(rejection: warp::Rejection) -> Response {
         return error_response(StatusCode::NOT_FOUND, ApiError::UnknownMethod);
     }
     if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        let body = warp::reply::json(&json!({ "ok": false, "error": "request_too_large" }));
-        return warp::reply::with_status(body, StatusCode::PAYLOAD_TOO_LARGE).into_response();
+        return too_large();
     }
     if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, ApiError::InvalidArguments);
