@@ -61,6 +61,8 @@ struct ServeArgs {
     session_queue: Option<usize>,
 }
 
+// The subcommand names follow `switchboard admin create-…`; more verbs come later.
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create a team with its #general channel; prints its id as JSON.

@@ -169,8 +169,9 @@ pub enum ChannelMsg {
     Committed {
         /// The commit outcome.
         outcome: Result<(), StoreError>,
-        /// What to do now that the write is durable.
-        effect: Effect,
+        /// What to do now that the write is durable (boxed: it is the largest
+        /// variant by far and would size every message).
+        effect: Box<Effect>,
     },
     /// Panic inside the handler, for supervision tests.
     #[cfg(feature = "fault-injection")]
@@ -414,7 +415,7 @@ impl Actor for ChannelActor {
             ChannelMsg::Unsubscribe(session_id) => {
                 state.subscribers.remove(&session_id);
             }
-            ChannelMsg::Committed { outcome, effect } => state.committed(outcome, effect).await,
+            ChannelMsg::Committed { outcome, effect } => state.committed(outcome, *effect).await,
             #[cfg(feature = "fault-injection")]
             ChannelMsg::Panic => panic!("fault injection: channel {} panicked", state.channel.id),
         }
@@ -429,7 +430,7 @@ impl ChannelState {
         self.hub.write_then(
             writes,
             Box::new(move |outcome| {
-                if let Err(error) = myself.send_message(ChannelMsg::Committed { outcome, effect }) {
+                if let Err(error) = myself.send_message(ChannelMsg::Committed { outcome, effect: Box::new(effect) }) {
                     tracing::error!(actor = %myself.get_id(), %error, "channel actor gone before its commit completed");
                 }
             }),
