@@ -40,6 +40,9 @@ pub struct PresenceArgs {
     pub team_id: TeamId,
     /// The user.
     pub user_id: UserId,
+    /// Whether this is a restart after a failure: the actor then rebuilds its
+    /// sessions from the registry and announces the user's current presence.
+    pub restart: bool,
 }
 
 /// State of a presence actor.
@@ -67,14 +70,22 @@ impl Actor for PresenceActor {
         _myself: ActorRef<Self::Msg>,
         args: PresenceArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        // After a restart the open sessions are still in the registry.
-        let sessions = args
-            .hub
-            .registry()
-            .user_sessions(&args.user_id)
-            .iter()
-            .map(|handle| handle.id)
-            .collect();
+        // On first start the team actor reports each session with
+        // `SessionOpened`. After a restart the open sessions are still in the
+        // registry, and the team hears the user's presence again in case a
+        // change was lost with the failed actor.
+        let mut sessions = HashSet::new();
+        if args.restart {
+            sessions.extend(
+                args.hub
+                    .registry()
+                    .user_sessions(&args.user_id)
+                    .iter()
+                    .map(|h| h.id),
+            );
+            let frame = events::presence_change(&args.user_id, !sessions.is_empty());
+            args.hub.broadcast_to_team(&args.team_id, frame).await;
+        }
         Ok(PresenceState {
             hub: args.hub,
             team_id: args.team_id,
