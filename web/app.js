@@ -151,9 +151,7 @@ function renderSidebar() {
     if (unread > 0) item.classList.add("unread");
 
     if (channel.is_im) {
-      const dot = el("span", "presence-dot");
-      if (state.presence.get(channel.user) === "active") dot.classList.add("active");
-      item.append(dot);
+      item.append(presenceDot(channel.user));
     } else {
       item.append(el("span", "sigil", channel.is_private ? "🔒" : "#"));
     }
@@ -164,6 +162,14 @@ function renderSidebar() {
   }
   const myDot = $("me-presence");
   myDot.classList.toggle("active", state.presence.get(state.me) === "active");
+}
+
+/** A presence dot: filled when active, hollow when away, faint while unknown. */
+function presenceDot(userId) {
+  const presence = state.presence.get(userId);
+  const dot = el("span", `presence-dot ${presence || "unknown"}`);
+  dot.title = presence || "presence unknown";
+  return dot;
 }
 
 // ---------------------------------------------------------------- history
@@ -237,9 +243,9 @@ async function loadNewer(channelId) {
     const args = { channel: channelId, limit: 200 };
     if (newest) args.oldest = newest;
     const answer = await call("conversations.history", args);
-    const fresh = answer.messages.filter((m) => !history.byTs.has(m.ts));
+    const fresh = answer.messages.filter((m) => !history.byTs.has(m.ts) && m.user !== state.me && countsAsUnread(m));
     for (const message of answer.messages) history.byTs.set(message.ts, message);
-    if (channelId !== state.current && fresh.some((m) => m.user !== state.me)) {
+    if (channelId !== state.current && fresh.length > 0) {
       state.unread.set(channelId, (state.unread.get(channelId) || 0) + fresh.length);
     }
     if (!answer.has_more) return;
@@ -657,10 +663,15 @@ function receiveMessage(channelId, raw) {
   if (channelId === state.current) {
     renderMessages({});
     markRead(channelId);
-  } else if (isNew && message.user !== state.me) {
+  } else if (isNew && message.user !== state.me && countsAsUnread(message)) {
     state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
     renderSidebar();
   }
+}
+
+/** Join and leave notices do not mark a conversation unread, as in Slack. */
+function countsAsUnread(message) {
+  return message.subtype !== "channel_join" && message.subtype !== "channel_leave";
 }
 
 function applyMessageChange(channelId, message) {
@@ -767,9 +778,7 @@ function updateAutocomplete(input) {
   matches.forEach((user, index) => {
     const item = el("li", index === 0 ? "selected" : "");
     item.dataset.name = user.name;
-    const dot = el("span", "presence-dot");
-    if (state.presence.get(user.id) === "active") dot.classList.add("active");
-    item.append(dot, el("strong", "", user.name), el("span", "real-name", ` ${user.real_name || ""}`));
+    item.append(presenceDot(user.id), el("strong", "", user.name), el("span", "real-name", ` ${user.real_name || ""}`));
     item.addEventListener("mousedown", (event) => {
       event.preventDefault();
       pickMention(input, user.name);

@@ -261,6 +261,118 @@ async function main() {
     await screenshot(a, `${NAME_A}-after-restart.png`);
     await screenshot(b, `${NAME_B}-after-restart.png`);
 
+    await check("unfurl preview renders its fields as text", async () => {
+      const title = `<img src=x onerror="window.__injected='unfurl'">Preview title`;
+      await a.evaluate(async (title) => {
+        const channel = document.querySelector("#channel-list .sidebar-item.selected").dataset.channelId;
+        const response = await fetch("/api/chat.postMessage", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-switchboard-client": "web" },
+          body: JSON.stringify({
+            channel,
+            text: "See https://example.com/page for details",
+            attachments: [{ title, title_link: "javascript:alert(1)", text: "Unfurled <b>text</b>", service_name: "Example" }],
+          }),
+        });
+        const body = await response.json();
+        if (!body.ok) throw new Error(`chat.postMessage failed: ${body.error}`);
+      }, title);
+      const posted = message(b, "for details");
+      const card = posted.locator(".unfurl");
+      await card.waitFor({ timeout: WAIT_MS });
+      const shownTitle = await card.locator(".unfurl-title").textContent();
+      assert(shownTitle === title, `unfurl title is ${JSON.stringify(shownTitle)}`);
+      const shownText = await card.locator(".unfurl-text").textContent();
+      assert(shownText === "Unfurled <b>text</b>", `unfurl text is ${JSON.stringify(shownText)}`);
+      assert((await card.locator("a").count()) === 0, "a javascript: title link was rendered");
+      const link = posted.locator(".message-text a");
+      assert((await link.getAttribute("href")) === "https://example.com/page", "bare URL is not a link");
+      assert((await link.getAttribute("rel")).includes("noopener"), "link lacks rel=noopener");
+      assert((await b.evaluate(() => window.__injected)) === undefined, "unfurl payload ran");
+    });
+
+    await check("file drop uploads or reports that uploads are unavailable", async () => {
+      await b.evaluate(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["hello"], "notes.txt", { type: "text/plain" }));
+        const drop = new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true });
+        document.getElementById("main").dispatchEvent(drop);
+      });
+      const unavailable = b.locator("#notice", { hasText: "does not accept file uploads" });
+      const uploaded = b.locator("#messages .file", { hasText: "notes.txt" });
+      await unavailable.or(uploaded).first().waitFor({ timeout: WAIT_MS });
+    });
+
+    await check("channel can be created and joined", async () => {
+      await a.locator("#new-channel").click();
+      await a.locator("#dialog input").fill("web-test");
+      await a.locator("#dialog input").press("Enter");
+      await a.locator("#channel-title", { hasText: "#web-test" }).waitFor({ timeout: WAIT_MS });
+      await b.locator("#browse-channels").click();
+      await b.locator("#dialog .choice", { hasText: "#web-test" }).click();
+      await b.locator("#channel-title", { hasText: "#web-test" }).waitFor({ timeout: WAIT_MS });
+      await b.locator("#channel-list .sidebar-item", { hasText: "web-test" }).waitFor({ timeout: WAIT_MS });
+    });
+
+    await check("unread mark shows on a channel out of view", async () => {
+      await a.locator("#channel-list .sidebar-item", { hasText: "general" }).click();
+      await a.locator("#channel-title", { hasText: "#general" }).waitFor({ timeout: WAIT_MS });
+      await send(a, "Unread for the second browser");
+      const general = b.locator("#channel-list .sidebar-item", { hasText: "general" });
+      await general.locator(".badge", { hasText: "1" }).waitFor({ timeout: WAIT_MS });
+      await general.click();
+      await message(b, "Unread for the second browser").waitFor({ timeout: WAIT_MS });
+      assert((await general.locator(".badge").count()) === 0, "unread badge stays after opening");
+    });
+
+    await check("direct message appears in the other user's sidebar", async () => {
+      await a.locator("#new-dm").click();
+      await a.locator("#dialog .choice", { hasText: NAME_B }).click();
+      await a.locator("#channel-title", { hasText: "@" }).waitFor({ timeout: WAIT_MS });
+      await send(a, "A direct hello");
+      const dm = b.locator("#dm-list .sidebar-item");
+      await dm.locator(".badge", { hasText: "1" }).waitFor({ timeout: WAIT_MS });
+      await dm.first().click();
+      await message(b, "A direct hello").waitFor({ timeout: WAIT_MS });
+    });
+
+    await check("channel can be left", async () => {
+      await b.locator("#channel-list .sidebar-item", { hasText: "web-test" }).click();
+      await b.locator("#channel-title", { hasText: "#web-test" }).waitFor({ timeout: WAIT_MS });
+      await b.locator("#leave-channel").click();
+      await b.locator("#channel-list .sidebar-item", { hasText: "web-test" }).waitFor({ state: "detached", timeout: WAIT_MS });
+    });
+
+    await check("scrolling up loads older history", async () => {
+      await a.evaluate(async () => {
+        const post = async (method, args) => {
+          const response = await fetch(`/api/${method}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-switchboard-client": "web" },
+            body: JSON.stringify(args),
+          });
+          const body = await response.json();
+          if (!body.ok) throw new Error(`${method} failed: ${body.error}`);
+          return body;
+        };
+        const created = await post("conversations.create", { name: "web-history" });
+        for (let i = 1; i <= 60; i++) {
+          await post("chat.postMessage", { channel: created.channel.id, text: `History message ${i}.` });
+        }
+      });
+      await a.reload();
+      await socketOpen(a);
+      await a.locator("#channel-list .sidebar-item", { hasText: "web-history" }).click();
+      await message(a, "History message 60.").waitFor({ timeout: WAIT_MS });
+      assert((await message(a, "History message 1.").count()) === 0, "the first page holds all 60 messages");
+      await a.locator("#messages").evaluate((list) => { list.scrollTop = 0; });
+      await message(a, "History message 1.").waitFor({ timeout: WAIT_MS });
+      await a.locator("#messages .history-start").waitFor({ timeout: WAIT_MS });
+    });
+
+    await screenshot(a, `${NAME_A}-direct-message.png`);
+    await screenshot(b, `${NAME_B}-after-leaving.png`);
+
     await check("sign-out ends the browser session", async () => {
       await b.locator("#sign-out").click();
       await b.locator("#signed-out").waitFor({ timeout: WAIT_MS });
