@@ -11,7 +11,7 @@ use serde_json::Value;
 use common::TestNode;
 use switchboard_engine::web_auth::create_login_link;
 
-/// An HTTP client that does not follow redirects, so the sign-in answer is seen.
+/// An HTTP client that does not follow redirects, so the sign-in response itself is checked.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -1,7 +1,7 @@
-//! The web client in a real browser: starts the `switchboard` binary on a
-//! loopback port, signs two users in with login links from the admin CLI, and
-//! runs tests/web/run.mjs (Playwright driving Debian's Chromium), restarting the
-//! node when the script asks for it.
+//! The web client in a real browser. The test starts the `switchboard` binary
+//! on a loopback port and signs two users in with login links from the admin
+//! CLI. Then it runs tests/web/run.mjs (Playwright driving Debian's Chromium)
+//! and restarts the node when the script requests it.
 //!
 //! Needs `node`, `npm` and `/usr/bin/chromium` (`.ci/run` installs them); the
 //! test fails with a message naming what is missing. It installs the pinned
@@ -107,7 +107,7 @@ impl Drop for Node {
     }
 }
 
-/// Reads the node's stdout until it says where the API listens, then keeps
+/// Reads the node's stdout until it prints where the API listens, then keeps
 /// draining it on a thread so the node never blocks on a full pipe.
 fn read_banner(stdout: ChildStdout) -> Vec<String> {
     let (sender, receiver) = mpsc::channel();

@@ -4,7 +4,7 @@
 
 const CLIENT_HEADER = { "x-switchboard-client": "web" };
 
-/** An `ok: false` answer of the Web API; `code` is Slack's error string. */
+/** Error for an `ok: false` response of the Web API. `code` is Slack's error string. */
 export class ApiError extends Error {
   constructor(method, code) {
     super(`${method} failed: ${code}`);

@@ -1,6 +1,6 @@
 // The Switchboard web client: sidebar, message list, composer, threads,
-// reactions and uploads over the Web API and the real-time socket. Methods the
-// node does not serve yet (answering `unknown_method`) switch their feature off.
+// reactions and uploads over the Web API and the real-time socket. When the
+// node returns `unknown_method` for a method, the client turns its feature off.
 
 import { call, callPaged, isUnsupported, signOut, uploadFile } from "./api.js";
 import { RealtimeSocket } from "./socket.js";
@@ -22,7 +22,7 @@ const state = {
   me: null,
   /** Users by id. */
   users: new Map(),
-  /** Conversations the client knows, by id. */
+  /** Conversations loaded by the client, by id. */
   channels: new Map(),
   /** Loaded messages per conversation id: { byTs: Map, hasMore, loading }. */
   history: new Map(),
@@ -40,7 +40,7 @@ const state = {
   editing: null,
   /** When we last sent a typing frame, in milliseconds. */
   lastTypingSent: 0,
-  /** Features switched off because the node answered `unknown_method`. */
+  /** Features switched off because the node returned `unknown_method`. */
   unsupported: new Set(),
 };
 
@@ -164,7 +164,7 @@ function renderSidebar() {
   myDot.classList.toggle("active", state.presence.get(state.me) === "active");
 }
 
-/** A presence dot: filled when active, hollow when away, faint while unknown. */
+/** Creates a presence dot: filled when active, hollow when away, faint while unknown. */
 function presenceDot(userId) {
   const presence = state.presence.get(userId);
   const dot = el("span", `presence-dot ${presence || "unknown"}`);

@@ -1,6 +1,6 @@
 // The real-time socket: rtm.connect (authenticated by the session cookie), then
 // the returned ws:// URL. When the socket drops, it reconnects by itself with
-// a growing delay and tells the app, which fetches what it missed.
+// a growing delay and calls the app's onReconnect, which fetches what it missed.
 
 import { call } from "./api.js";
 

@@ -179,7 +179,7 @@ fn insert_cookie(headers: &mut HeaderMap, cookie: &str) {
     }
 }
 
-/// A page or asset with the security headers.
+/// Builds the response for a page or asset, with the security headers.
 fn page(request: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
     let mut response = Response::new(body.into());
     let headers = response.headers_mut();

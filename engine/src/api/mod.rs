@@ -41,7 +41,7 @@ impl Caller {
     }
 }
 
-/// What a request presents to identify its caller.
+/// Credential that identifies the caller of a request.
 #[derive(Clone, Copy, Debug)]
 pub enum Credential<'a> {
     /// An API token (`Authorization: Bearer` or the `token` argument), or none.
