@@ -336,6 +336,17 @@ async function main() {
       await message(b, "A direct hello").waitFor({ timeout: WAIT_MS });
     });
 
+    await check("own message can be deleted", async () => {
+      await send(a, "A message to delete");
+      await message(b, "A message to delete").waitFor({ timeout: WAIT_MS });
+      const own = message(a, "A message to delete");
+      await own.hover();
+      a.once("dialog", (dialog) => dialog.accept());
+      await own.locator("button.action", { hasText: "Delete" }).click();
+      await message(b, "A message to delete").waitFor({ state: "detached", timeout: WAIT_MS });
+      await message(a, "A message to delete").waitFor({ state: "detached", timeout: WAIT_MS });
+    });
+
     await check("channel can be left", async () => {
       await b.locator("#channel-list .sidebar-item", { hasText: "web-test" }).click();
       await b.locator("#channel-title", { hasText: "#web-test" }).waitFor({ timeout: WAIT_MS });
@@ -370,7 +381,7 @@ async function main() {
       await a.locator("#messages .history-start").waitFor({ timeout: WAIT_MS });
     });
 
-    await screenshot(a, `${NAME_A}-direct-message.png`);
+    await screenshot(a, `${NAME_A}-history.png`);
     await screenshot(b, `${NAME_B}-after-leaving.png`);
 
     await check("sign-out ends the browser session", async () => {
@@ -378,6 +389,12 @@ async function main() {
       await b.locator("#signed-out").waitFor({ timeout: WAIT_MS });
       await b.reload();
       await b.locator("#signed-out").waitFor({ timeout: WAIT_MS });
+    });
+
+    await check("presence dot shows a signed-out user away", async () => {
+      // Signing out closed the second browser's socket, so its user went away.
+      const dot = a.locator("#dm-list .sidebar-item", { hasText: NAME_B }).locator(".presence-dot");
+      await dot.and(a.locator(".away")).waitFor({ timeout: WAIT_MS });
     });
   } finally {
     await alice.context.close();
