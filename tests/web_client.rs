@@ -18,6 +18,8 @@ use serde_json::Value;
 
 /// How long the browser script may run, restarts included.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Real name of a third user, which the page must show as text.
+const HOSTILE_REAL_NAME: &str = r#"<img src=x onerror="window.__injected='name'">Mallory"#;
 /// How long the node may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -186,6 +188,18 @@ fn two_browsers_chat_through_node() {
     ))
     .unwrap();
     assert!(admin_user["user_id"].is_string(), "{admin_user}");
+    admin(
+        data.path(),
+        &[
+            "create-user",
+            "--team",
+            team,
+            "--name",
+            "mallory",
+            "--real-name",
+            HOSTILE_REAL_NAME,
+        ],
+    );
     let bob_link = admin(data.path(), &["login-link", "bob"]);
     assert!(
         bob_link.starts_with(&format!("{base_url}/login?token=sbl-{team}-")),
@@ -204,6 +218,7 @@ fn two_browsers_chat_through_node() {
         .env("USER_A_NAME", &admin_name)
         .env("USER_B_NAME", "bob")
         .env("ARTIFACTS_DIR", &artifacts)
+        .env("HOSTILE_REAL_NAME", HOSTILE_REAL_NAME)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

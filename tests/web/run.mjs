@@ -4,6 +4,7 @@
 //   LOGIN_LINK_A/_B      single-use login links of the two users
 //   USER_A_NAME/_B_NAME  the two users' names
 //   ARTIFACTS_DIR        where screenshots go
+//   HOSTILE_REAL_NAME    real name of the user "mallory", a script payload
 // To restart the node it prints RESTART_NODE on stdout and waits for a line
 // NODE_RESTARTED on stdin. Exits 0 when every check passed.
 
@@ -20,6 +21,7 @@ const LINK_B = required("LOGIN_LINK_B");
 const NAME_A = required("USER_A_NAME");
 const NAME_B = required("USER_B_NAME");
 const ARTIFACTS = required("ARTIFACTS_DIR");
+const HOSTILE_NAME = required("HOSTILE_REAL_NAME");
 /** How long one check waits for the page, in milliseconds. */
 const WAIT_MS = 20000;
 
@@ -379,6 +381,38 @@ async function main() {
       await a.locator("#messages").evaluate((list) => { list.scrollTop = 0; });
       await message(a, "History message 1.").waitFor({ timeout: WAIT_MS });
       await a.locator("#messages .history-start").waitFor({ timeout: WAIT_MS });
+    });
+
+    await check("hostile topic and user name render as text", async () => {
+      const topic = `<img src=x onerror="window.__injected='topic'">Topic`;
+      await a.evaluate(async (topic) => {
+        const general = [...document.querySelectorAll("#channel-list .sidebar-item")]
+          .find((item) => item.textContent.includes("general")).dataset.channelId;
+        const response = await fetch("/api/conversations.setTopic", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-switchboard-client": "web" },
+          body: JSON.stringify({ channel: general, topic }),
+        });
+        const body = await response.json();
+        if (!body.ok) throw new Error(`conversations.setTopic failed: ${body.error}`);
+      }, topic);
+      await a.reload();
+      await socketOpen(a);
+      await a.locator("#channel-list .sidebar-item", { hasText: "general" }).click();
+      await a.locator("#channel-topic", { hasText: "Topic" }).waitFor({ timeout: WAIT_MS });
+      const shownTopic = await a.locator("#channel-topic").textContent();
+      assert(shownTopic === topic, `topic is ${JSON.stringify(shownTopic)}`);
+
+      await a.locator("#new-dm").click();
+      const hostile = a.locator("#dialog .choice", { hasText: "mallory" });
+      await hostile.waitFor({ timeout: WAIT_MS });
+      assert((await hostile.textContent()).includes(HOSTILE_NAME), "hostile real name is not shown as text");
+      await a.keyboard.press("Escape");
+      await a.locator("#composer").pressSequentially("@mal");
+      await a.locator("#autocomplete li", { hasText: "mallory" }).waitFor({ timeout: WAIT_MS });
+      await a.locator("#composer").fill("");
+      assert((await a.locator("img").count()) === 0, "an img element was created");
+      assert((await a.evaluate(() => window.__injected)) === undefined, "a topic or name payload ran");
     });
 
     await screenshot(a, `${NAME_A}-history.png`);
