@@ -11,6 +11,7 @@ use switchboard_actors::ids::{TeamId, UserId};
 use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
 use switchboard_engine::store::sqlite::SqliteStore;
+use switchboard_engine::web_auth::create_login_link;
 use switchboard_engine::{Config, Engine};
 
 /// Real-time team messaging in the shape of Slack's backend.
@@ -107,6 +108,20 @@ enum AdminCommand {
         #[arg(long)]
         user: String,
     },
+    /// Print a single-use link that signs a browser in to the web client as a
+    /// user; it expires after 15 minutes.
+    LoginLink {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// User id (U…) or user name.
+        user: String,
+        /// Team id, T…; needed only when several teams have a user of that name.
+        #[arg(long)]
+        team: Option<String>,
+        /// Base URL of the node [default: from bootstrap.json, else http://127.0.0.1:8080].
+        #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+        url: Option<String>,
+    },
 }
 
 /// Builds the configuration: defaults, then the file, then env and flags.
@@ -171,6 +186,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("  admin token: {}", bootstrap.admin.token);
             println!("  bot token:   {}", bootstrap.bot.token);
             println!("  saved to {}", config.bootstrap_path().display());
+            let link = create_login_link(
+                engine.hub().store().as_ref(),
+                &bootstrap.team_id,
+                &bootstrap.admin.user_id,
+            )
+            .await?;
+            println!(
+                "Sign in to the web client as the admin (single use, expires in 15 minutes):\n  {}",
+                login_url(&base, &link)
+            );
         }
         None => println!(
             "Tokens of the demo workspace: {}",
@@ -259,6 +284,74 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let token = create_token(&store, &team_id, &UserId::from(user.as_str())).await?;
             println!("{}", json!({ "token": token }));
         }
+        AdminCommand::LoginLink {
+            common,
+            user,
+            team,
+            url,
+        } => {
+            let config = load_config(&common)?;
+            let store = open_store(&common)?;
+            let (team_id, user_id) = find_user(&store, team.as_deref(), &user).await?;
+            let link = create_login_link(&store, &team_id, &user_id).await?;
+            let base = match url {
+                Some(url) => url,
+                None => node_url_from_bootstrap(&config.bootstrap_path())
+                    .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+            };
+            println!("{}", login_url(&base, &link));
+        }
     }
     Ok(())
+}
+
+/// Builds the sign-in URL of a login link token.
+fn login_url(base: &str, token: &str) -> String {
+    format!("{}/login?token={token}", base.trim_end_matches('/'))
+}
+
+/// Returns the node's base URL from the `api_url` in bootstrap.json.
+fn node_url_from_bootstrap(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let api_url = value.get("api_url")?.as_str()?;
+    Some(
+        api_url
+            .trim_end_matches('/')
+            .trim_end_matches("/api")
+            .to_owned(),
+    )
+}
+
+/// Finds a user by id or name, in one team or across every team.
+async fn find_user(
+    store: &SqliteStore,
+    team: Option<&str>,
+    user: &str,
+) -> anyhow::Result<(TeamId, UserId)> {
+    let teams = match team {
+        Some(team) => vec![TeamId::from(team)],
+        None => store
+            .teams()
+            .await?
+            .into_iter()
+            .map(|team| team.id)
+            .collect(),
+    };
+    let mut found = Vec::new();
+    for team_id in teams {
+        let by_id = store.user(&team_id, &UserId::from(user)).await?;
+        let record = match by_id {
+            Some(record) => Some(record),
+            None => store.user_by_name(&team_id, user).await?,
+        };
+        if let Some(record) = record {
+            found.push((team_id, record.id));
+        }
+    }
+    match found.len() {
+        0 => bail!("user {user:?} not found: pass a user id (U…) or name, and --team when needed"),
+        1 => Ok(found.remove(0)),
+        _ => bail!("several teams have a user {user:?}: pass --team T…"),
+    }
 }

@@ -28,6 +28,7 @@ pub mod session_handle;
 pub mod storage;
 pub mod team;
 pub mod ts;
+pub mod web_auth;
 
 pub use error::ApiError;
 pub use hub::{Hub, HubSettings};

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
 use crate::ids::{ChannelId, TeamId, UserId};
 use crate::ts::Ts;
+use crate::web_auth::{BrowserSession, LoginLink};
 
 /// Error of a storage operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +104,27 @@ pub enum Write {
         /// The reacting user.
         user_id: UserId,
     },
+    /// Insert a login link.
+    InsertLoginLink(LoginLink),
+    /// Mark a login link used; `NotFound` when it is unknown, already used or
+    /// expired at `now`, so a link signs in at most one browser.
+    UseLoginLink {
+        /// Team of the link.
+        team_id: TeamId,
+        /// Hex SHA-256 of the link token text.
+        hash: String,
+        /// The time of use, compared with the link's expiry.
+        now: Ts,
+    },
+    /// Insert a browser session.
+    InsertBrowserSession(BrowserSession),
+    /// Delete a browser session (sign-out); `NotFound` when it is gone.
+    DeleteBrowserSession {
+        /// Team of the session.
+        team_id: TeamId,
+        /// Hex SHA-256 of the cookie text.
+        hash: String,
+    },
 }
 
 /// Which conversations a listing returns.
@@ -165,6 +187,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the token with that hash in that team.
     async fn token(&self, team_id: &TeamId, hash: &str) -> Result<Option<Token>, StoreError>;
+
+    /// Returns the login link with that hash in that team, used or not.
+    async fn login_link(
+        &self,
+        team_id: &TeamId,
+        hash: &str,
+    ) -> Result<Option<LoginLink>, StoreError>;
+
+    /// Returns the browser session with that hash in that team.
+    async fn browser_session(
+        &self,
+        team_id: &TeamId,
+        hash: &str,
+    ) -> Result<Option<BrowserSession>, StoreError>;
 
     /// Returns a user.
     async fn user(&self, team_id: &TeamId, user_id: &UserId) -> Result<Option<User>, StoreError>;

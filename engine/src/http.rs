@@ -1,4 +1,5 @@
-//! warp routes: the Web API at `/api/{method}` and the socket at `/rtm`.
+//! warp routes: the Web API at `/api/{method}`, the socket at `/rtm`, and the
+//! web client (`web`).
 
 use std::convert::Infallible;
 
@@ -11,7 +12,7 @@ use warp::Filter;
 use switchboard_actors::{ApiError, Hub};
 
 use crate::api::params::Params;
-use crate::api::Api;
+use crate::api::{Api, Credential};
 use crate::socket::{serve_socket, MAX_CLIENT_FRAME};
 
 /// Builds every route of the node. `max_body` caps API request bodies, in bytes.
@@ -56,6 +57,7 @@ pub fn routes(
             )
     };
 
+    let web = crate::web::routes(hub.clone());
     let socket_filter = {
         let api = api.clone();
         warp::path!("rtm")
@@ -81,6 +83,8 @@ pub fn routes(
         .or(api_post)
         .unify()
         .or(socket_filter)
+        .unify()
+        .or(web)
         .unify()
         .recover(|rejection: warp::Rejection| async move {
             Ok::<_, Infallible>(rejection_response(rejection))
@@ -185,8 +189,20 @@ async fn handle_api(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
+    // The web client's cookie counts only without a token and with the client
+    // header, which cross-site requests cannot carry (see `web`).
+    let cookie = match &token {
+        None if headers.contains_key(crate::web::CLIENT_HEADER) => {
+            crate::web::session_cookie(headers)
+        }
+        _ => None,
+    };
+    let credential = match &cookie {
+        Some(cookie) => Credential::BrowserSession(cookie),
+        None => Credential::Token(token.as_deref()),
+    };
     let body = api
-        .call(method, token.as_deref(), params, host.as_deref())
+        .call_with(method, credential, params, host.as_deref())
         .await;
     warp::reply::json(&body).into_response()
 }

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod http;
 pub mod socket;
 pub mod store;
+pub mod web;
+pub mod web_auth;
 
 pub use config::Config;
 pub use engine::{Engine, EngineError};

@@ -41,6 +41,15 @@ impl Caller {
     }
 }
 
+/// Credential that identifies the caller of a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Credential<'a> {
+    /// An API token (`Authorization: Bearer` or the `token` argument), or none.
+    Token(Option<&'a str>),
+    /// The web client's session cookie text.
+    BrowserSession(&'a str),
+}
+
 /// The Web API of one node.
 #[derive(Clone)]
 pub struct Api {
@@ -77,7 +86,19 @@ impl Api {
         params: Params,
         host: Option<&str>,
     ) -> Value {
-        let result = self.dispatch(method, token, &params, host).await;
+        self.call_with(method, Credential::Token(token), params, host)
+            .await
+    }
+
+    /// Runs a method for the caller a credential names; see [`Api::call`].
+    pub async fn call_with(
+        &self,
+        method: &str,
+        credential: Credential<'_>,
+        params: Params,
+        host: Option<&str>,
+    ) -> Value {
+        let result = self.dispatch(method, credential, &params, host).await;
         match result {
             Ok(mut fields) => {
                 let mut body = Map::with_capacity(fields.len() + 1);
@@ -97,7 +118,7 @@ impl Api {
     async fn dispatch(
         &self,
         method: &str,
-        token: Option<&str>,
+        credential: Credential<'_>,
         params: &Params,
         host: Option<&str>,
     ) -> MethodResult {
@@ -109,7 +130,10 @@ impl Api {
             return Err(ApiError::UnknownMethod);
         }
 
-        let caller = self.authenticate(token).await?;
+        let caller = match credential {
+            Credential::Token(token) => self.authenticate(token).await?,
+            Credential::BrowserSession(cookie) => self.authenticate_browser(cookie).await?,
+        };
         match method {
             "auth.test" => users::auth_test(self, &caller, host).await,
             "team.info" => users::team_info(self, &caller).await,
@@ -174,6 +198,28 @@ impl Api {
         Ok(Caller {
             user,
             kind: record.kind,
+        })
+    }
+
+    /// Resolves a web client's session cookie to its caller, who acts with a
+    /// user token's rights. `invalid_auth` for an unknown or ended session.
+    pub async fn authenticate_browser(&self, cookie: &str) -> Result<Caller, ApiError> {
+        let store = self.hub.store();
+        let session = crate::web_auth::browser_session(store.as_ref(), cookie)
+            .await
+            .map_err(internal("browser session lookup"))?
+            .ok_or(ApiError::InvalidAuth)?;
+        let user = store
+            .user(&session.team_id, &session.user_id)
+            .await
+            .map_err(internal("user lookup"))?
+            .ok_or(ApiError::InvalidAuth)?;
+        if user.deleted {
+            return Err(ApiError::AccountInactive);
+        }
+        Ok(Caller {
+            user,
+            kind: TokenKind::User,
         })
     }
 

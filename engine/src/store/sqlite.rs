@@ -11,6 +11,7 @@ mod connection;
 mod migrations;
 mod reads;
 mod rows;
+mod web_auth;
 mod writes;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
+use switchboard_actors::web_auth::{BrowserSession, LoginLink};
 use tokio::sync::Semaphore;
 
 use connection::{lock_connection, ReaderPool};
@@ -261,6 +263,28 @@ impl Store for SqliteStore {
         let team_id = team_id.clone();
         let hash = hash.to_owned();
         self.read(move |connection| reads::token(connection, &team_id, &hash))
+            .await
+    }
+
+    async fn login_link(
+        &self,
+        team_id: &TeamId,
+        hash: &str,
+    ) -> Result<Option<LoginLink>, StoreError> {
+        let team_id = team_id.clone();
+        let hash = hash.to_owned();
+        self.read(move |connection| web_auth::login_link(connection, &team_id, &hash))
+            .await
+    }
+
+    async fn browser_session(
+        &self,
+        team_id: &TeamId,
+        hash: &str,
+    ) -> Result<Option<BrowserSession>, StoreError> {
+        let team_id = team_id.clone();
+        let hash = hash.to_owned();
+        self.read(move |connection| web_auth::browser_session(connection, &team_id, &hash))
             .await
     }
 

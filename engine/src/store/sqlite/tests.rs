@@ -33,6 +33,14 @@ fn database_path(dir: &TempDir) -> PathBuf {
     dir.path().join("switchboard.sqlite")
 }
 
+/// Returns the version of every migration this binary contains.
+fn all_versions() -> Vec<u32> {
+    super::migrations::MIGRATIONS
+        .iter()
+        .map(|(version, _)| *version)
+        .collect()
+}
+
 /// Returns the versions recorded in `schema_migrations`, read through a
 /// connection of its own.
 fn recorded_versions(path: &Path) -> Vec<u32> {
@@ -247,7 +255,7 @@ async fn open_creates_file_and_directories() {
 
     assert!(path.is_file(), "database file exists at {}", path.display());
     assert_eq!(store.path(), path);
-    assert_eq!(recorded_versions(&path), vec![1]);
+    assert_eq!(recorded_versions(&path), all_versions());
 }
 
 #[tokio::test]
@@ -258,7 +266,7 @@ async fn reopen_applies_no_migration_twice() {
 
     let reopened = SqliteStore::open(&database_path(&dir), false).expect("reopen");
 
-    assert_eq!(recorded_versions(&database_path(&dir)), vec![1]);
+    assert_eq!(recorded_versions(&database_path(&dir)), all_versions());
     assert_eq!(reopened.teams().await.unwrap(), vec![team("T1", 1)]);
 }
 
@@ -281,7 +289,8 @@ async fn newer_schema_version_is_rejected() {
         panic!("expected Backend, got {error:?}");
     };
     assert!(detail.contains("schema version 99"), "{detail}");
-    assert!(detail.contains("up to 1"), "{detail}");
+    let latest = super::migrations::latest_version();
+    assert!(detail.contains(&format!("up to {latest}")), "{detail}");
 }
 
 #[tokio::test]
@@ -1447,4 +1456,84 @@ async fn locked_database_fails_whole_batch() {
     }
     other.execute_batch("ROLLBACK").unwrap();
     assert!(store.teams().await.unwrap().is_empty());
+}
+
+fn login_link(hash: &str, expires: u64) -> switchboard_actors::web_auth::LoginLink {
+    switchboard_actors::web_auth::LoginLink {
+        team_id: team_id(),
+        hash: hash.into(),
+        user_id: UserId::from("U1"),
+        created: Ts(1),
+        expires: Ts(expires),
+        used: false,
+    }
+}
+
+fn use_link(hash: &str, now: u64) -> Write {
+    Write::UseLoginLink {
+        team_id: team_id(),
+        hash: hash.into(),
+        now: Ts(now),
+    }
+}
+
+#[tokio::test]
+async fn login_link_signs_in_once() {
+    let (_dir, store) = open_store();
+    commit_ok(&store, vec![Write::InsertLoginLink(login_link("h1", 100))]).await;
+
+    let first = store.commit(vec![vec![use_link("h1", 50)]]).await;
+    let second = store.commit(vec![vec![use_link("h1", 51)]]).await;
+
+    assert_eq!(first, vec![Ok(())]);
+    assert!(
+        matches!(second[0], Err(StoreError::NotFound(_))),
+        "{second:?}"
+    );
+    let stored = store.login_link(&team_id(), "h1").await.unwrap().unwrap();
+    assert!(stored.used);
+}
+
+#[tokio::test]
+async fn expired_login_link_is_rejected() {
+    let (_dir, store) = open_store();
+    commit_ok(&store, vec![Write::InsertLoginLink(login_link("h1", 100))]).await;
+
+    let results = store.commit(vec![vec![use_link("h1", 100)]]).await;
+
+    assert!(
+        matches!(results[0], Err(StoreError::NotFound(_))),
+        "{results:?}"
+    );
+    let stored = store.login_link(&team_id(), "h1").await.unwrap().unwrap();
+    assert!(!stored.used);
+}
+
+#[tokio::test]
+async fn browser_session_ends_on_delete() {
+    let (_dir, store) = open_store();
+    let session = switchboard_actors::web_auth::BrowserSession {
+        team_id: team_id(),
+        hash: "s1".into(),
+        user_id: UserId::from("U1"),
+        created: Ts(5),
+    };
+    commit_ok(&store, vec![Write::InsertBrowserSession(session.clone())]).await;
+    assert_eq!(
+        store.browser_session(&team_id(), "s1").await.unwrap(),
+        Some(session)
+    );
+
+    let delete = Write::DeleteBrowserSession {
+        team_id: team_id(),
+        hash: "s1".into(),
+    };
+    commit_ok(&store, vec![delete.clone()]).await;
+
+    assert_eq!(store.browser_session(&team_id(), "s1").await.unwrap(), None);
+    let again = store.commit(vec![vec![delete]]).await;
+    assert!(
+        matches!(again[0], Err(StoreError::NotFound(_))),
+        "{again:?}"
+    );
 }

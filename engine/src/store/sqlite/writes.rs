@@ -10,6 +10,7 @@ use switchboard_actors::ts::Ts;
 use super::rows::{
     email_key, extra_to_json, profile_to_json, seconds_to_sql, ts_from_sql, ts_to_sql,
 };
+use super::web_auth;
 
 /// Applies every write of one write set, stopping at the first error. The caller
 /// runs this inside a savepoint and rolls the whole set back on error.
@@ -92,13 +93,23 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             name,
             user_id,
         } => remove_reaction(connection, team_id, channel_id, *ts, name, user_id),
+        Write::InsertLoginLink(link) => web_auth::insert_login_link(connection, link),
+        Write::UseLoginLink { team_id, hash, now } => {
+            web_auth::use_login_link(connection, team_id, hash, *now)
+        }
+        Write::InsertBrowserSession(session) => {
+            web_auth::insert_browser_session(connection, session)
+        }
+        Write::DeleteBrowserSession { team_id, hash } => {
+            web_auth::delete_browser_session(connection, team_id, hash)
+        }
     }
 }
 
 /// Maps an error of a write statement. Unique and primary-key violations become
 /// `Conflict`, and every other error becomes `Backend`. `subject` names the row written,
 /// and SQLite's message names the constraint's columns.
-fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
+pub(super) fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
     let is_unique_violation = error.sqlite_error().is_some_and(|failure| {
         matches!(
             failure.extended_code,
