@@ -259,7 +259,7 @@ pub async fn teams_round_trip_oldest_first(store: Arc<dyn Store>) {
         store.team(&TeamId(format!("{first}NONE"))).await.unwrap(),
         None
     );
-    // A shared database holds other cases' teams too, so check only the
+    // A shared database contains other cases' teams too, so check only the
     // relative order of this case's two.
     let ours: Vec<Team> = store
         .teams()
@@ -276,7 +276,7 @@ pub async fn teams_round_trip_oldest_first(store: Arc<dyn Store>) {
     );
 }
 
-/// The text of the longest message the API accepts, in 4-byte characters.
+/// Returns a text of the maximum length the API accepts, in 4-byte characters.
 fn longest_emoji_text() -> String {
     "😀🚀".repeat(MAX_MESSAGE_CHARS / 2)
 }

@@ -67,7 +67,7 @@ pub struct MysqlStore {
     masked_url: String,
 }
 
-/// Why a whole batch failed. Nothing of it was committed, except perhaps when
+/// The failure of a whole batch. Nothing of it was committed, except perhaps when
 /// `stage` is `COMMIT`, where the server may have committed before the
 /// connection broke.
 struct BatchFailure {
@@ -95,8 +95,8 @@ fn is_connection_error(error: &mysql_async::Error) -> bool {
     )
 }
 
-/// Wraps a driver error in `StoreError::Backend` with what was being done. The
-/// driver's messages never contain the password.
+/// Wraps a driver error in `StoreError::Backend` with what was being done.
+/// Driver messages name the user and host but not the password.
 fn backend_error(context: &str, error: mysql_async::Error) -> StoreError {
     StoreError::Backend(format!("{context}: {error}"))
 }
@@ -118,7 +118,14 @@ impl MysqlStore {
         let constraints = PoolConstraints::new(pool_size, pool_size)
             .expect("min equals max and both are at least 1");
         let opts = OptsBuilder::from_opts(opts)
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            // Without reset_connection, a connection returned to the pool keeps
+            // its prepared statements and its `SET NAMES`. The driver's
+            // default resets each one, so every query was prepared again.
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            )
             // UPDATE returns the rows it matched, not only those it changed, so
             // that rewriting a row with equal values is not `NotFound`.
             .client_found_rows(true)

@@ -1,4 +1,4 @@
-//! The `--store` URL: which backend holds the system of record, and where.
+//! The `--store` URL: the backend that stores the system of record, and its location.
 //!
 //! `sqlite://PATH` opens the embedded store at PATH (relative paths are
 //! relative to the working directory). `mysql://user:pass@host:port/db` opens
@@ -38,7 +38,7 @@ pub struct MysqlUrl {
 pub struct InvalidStoreUrl {
     /// The URL with its password masked.
     pub masked: String,
-    /// What is wrong with it.
+    /// The reason the URL is invalid.
     pub reason: String,
 }
 

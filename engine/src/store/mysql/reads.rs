@@ -378,7 +378,7 @@ pub(super) async fn last_ts(
 /// added in the same microsecond keep their insertion order (`seq`).
 ///
 /// One query reads the reactions of every message between the oldest and the
-/// newest of `messages`, so that the statement text stays fixed; rows of other
+/// newest of `messages`, so that the statement text stays fixed. Rows of other
 /// messages in that span (replies left out of history) are ignored.
 async fn attach_reactions(
     connection: &mut impl Queryable,

@@ -34,7 +34,7 @@ const MESSAGE_INSERT: &str =
 /// Placeholders of one row of [`MESSAGE_INSERT`].
 const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)";
 
-/// Why a write failed.
+/// The failure of one write.
 pub(super) enum WriteFailure {
     /// The write was rejected (a duplicate, a missing row) or the server
     /// failed the statement. The caller rolls the write set back.
@@ -89,11 +89,10 @@ async fn execute(
 
 /// Applies a whole batch without savepoints, stopping at the first failure.
 /// Runs of write sets that each insert one message that is not a reply go in
-/// multi-row inserts; every other write set runs as
-/// [`apply_write_set`] runs it. On `Rejected`, the caller rolls the
-/// transaction back and runs the batch again with savepoints, so the order of
-/// the multi-row inserts needs only to give the same rows as running the sets
-/// one by one, and it does because plain messages have no effect on each other.
+/// multi-row inserts, and every other write set runs as [`apply_write_set`]
+/// runs it. On `Rejected`, the caller rolls the transaction back and runs the
+/// batch again with savepoints. Grouping the plain inserts gives the same rows
+/// as running the sets one by one, because such a message changes no other row.
 pub(super) async fn apply_batch_unguarded(
     transaction: &mut Transaction<'_>,
     batch: &[Vec<Write>],
