@@ -1,6 +1,7 @@
 //! `switchboard`: runs a node (`serve`) and administers its store (`admin`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +11,8 @@ use switchboard_actors::domain::Role;
 use switchboard_actors::ids::{TeamId, UserId};
 use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
-use switchboard_engine::store::sqlite::SqliteStore;
+use switchboard_engine::store::open_store as open_store_url;
+use switchboard_engine::store::url::StoreUrl;
 use switchboard_engine::web_auth::create_login_link;
 use switchboard_engine::{Config, Engine};
 
@@ -42,6 +44,13 @@ struct CommonArgs {
     /// Directory of the embedded store and bootstrap.json [default: ./data].
     #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Store URL: sqlite://PATH or mysql://user:password@host:port/database
+    /// [default: sqlite://DATA_DIR/switchboard.db].
+    #[arg(long, env = "SWITCHBOARD_STORE")]
+    store: Option<String>,
+    /// Maximum number of MySQL connections in the pool [default: 8].
+    #[arg(long, env = "SWITCHBOARD_STORE_POOL_SIZE")]
+    store_pool_size: Option<usize>,
 }
 
 #[derive(Args)]
@@ -97,6 +106,11 @@ enum AdminCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// Apply pending schema migrations to the store; prints {"store"} as JSON.
+    Migrate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Create another token for a user; prints {"token"} as JSON.
     CreateToken {
         #[command(flatten)]
@@ -132,6 +146,12 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
     };
     if let Some(data_dir) = &common.data_dir {
         config.data_dir = data_dir.clone();
+    }
+    if let Some(store) = &common.store {
+        config.store = Some(store.clone());
+    }
+    if let Some(pool_size) = common.store_pool_size {
+        config.store_pool_size = pool_size;
     }
     Ok(config)
 }
@@ -235,19 +255,35 @@ fn parse_role(text: &str) -> anyhow::Result<Role> {
     }
 }
 
-fn open_store(common: &CommonArgs) -> anyhow::Result<SqliteStore> {
+/// Opens the store the settings name, applying pending migrations. Errors name
+/// the store URL with its password masked.
+async fn open_store(common: &CommonArgs) -> anyhow::Result<Arc<dyn Store>> {
     let config = load_config(common)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let path = config.store_path();
-    SqliteStore::open(&path, true).with_context(|| format!("opening store {}", path.display()))
+    let url = config.store_url()?;
+    if let StoreUrl::Sqlite(path) = &url {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating data directory {}", parent.display()))?;
+        }
+    }
+    open_store_url(&url, true, config.store_pool_size)
+        .await
+        .with_context(|| format!("opening store {url}"))
 }
 
 async fn admin(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::Migrate { common } => {
+            let config = load_config(&common)?;
+            open_store(&common).await?;
+            println!("{}", json!({ "store": config.store_url()?.masked() }));
+        }
         AdminCommand::CreateTeam { common, name } => {
-            let store = open_store(&common)?;
-            let (team, general) = create_team(&store, &name).await?;
+            let store = open_store(&common).await?;
+            let (team, general) = create_team(store.as_ref(), &name).await?;
             println!(
                 "{}",
                 json!({ "team_id": team.id, "general_channel_id": general.id })
@@ -262,7 +298,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             bot,
             role,
         } => {
-            let store = open_store(&common)?;
+            let store = open_store(&common).await?;
             let team_id = TeamId::from(team.as_str());
             let new = NewUser {
                 name,
@@ -271,17 +307,18 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 is_bot: bot,
                 role: Some(parse_role(&role)?),
             };
-            let user = create_user(&store, &team_id, new).await?;
-            let token = create_token(&store, &team_id, &user.id).await?;
+            let user = create_user(store.as_ref(), &team_id, new).await?;
+            let token = create_token(store.as_ref(), &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
         }
         AdminCommand::CreateToken { common, team, user } => {
-            let store = open_store(&common)?;
+            let store = open_store(&common).await?;
             let team_id = TeamId::from(team.as_str());
             if store.team(&team_id).await?.is_none() {
                 bail!("team {team_id} not found");
             }
-            let token = create_token(&store, &team_id, &UserId::from(user.as_str())).await?;
+            let token =
+                create_token(store.as_ref(), &team_id, &UserId::from(user.as_str())).await?;
             println!("{}", json!({ "token": token }));
         }
         AdminCommand::LoginLink {
@@ -291,9 +328,9 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             url,
         } => {
             let config = load_config(&common)?;
-            let store = open_store(&common)?;
-            let (team_id, user_id) = find_user(&store, team.as_deref(), &user).await?;
-            let link = create_login_link(&store, &team_id, &user_id).await?;
+            let store = open_store(&common).await?;
+            let (team_id, user_id) = find_user(store.as_ref(), team.as_deref(), &user).await?;
+            let link = create_login_link(store.as_ref(), &team_id, &user_id).await?;
             let base = match url {
                 Some(url) => url,
                 None => node_url_from_bootstrap(&config.bootstrap_path())
@@ -325,7 +362,7 @@ fn node_url_from_bootstrap(path: &std::path::Path) -> Option<String> {
 
 /// Finds a user by id or name, in one team or across every team.
 async fn find_user(
-    store: &SqliteStore,
+    store: &dyn Store,
     team: Option<&str>,
     user: &str,
 ) -> anyhow::Result<(TeamId, UserId)> {

@@ -171,14 +171,21 @@ fn free_loopback_port() -> u16 {
         .port()
 }
 
-fn start_node(data_dir: &Path, port: u16, log_path: PathBuf) -> NodeGuard {
+/// Starts `switchboard serve` on `data_dir`, with the store `store` when given
+/// (the embedded SQLite store otherwise).
+fn start_node(data_dir: &Path, store: Option<&str>, port: u16, log_path: PathBuf) -> NodeGuard {
     let log = File::create(&log_path).expect("failed to create the node log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
         .arg("serve")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(store) = store {
+        command.args(["--store", store]);
+    }
+    let child = command
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(
@@ -236,11 +243,20 @@ fn bootstrap_str<'a>(bootstrap: &'a Value, pointer: &str) -> &'a str {
 }
 
 /// Creates the second user with `switchboard admin create-user` while the node runs.
-fn create_user(data_dir: &Path, team_id: &str, scratch: &Path) -> (String, String) {
+fn create_user(
+    data_dir: &Path,
+    store: Option<&str>,
+    team_id: &str,
+    scratch: &Path,
+) -> (String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command
         .args(["admin", "create-user", "--data-dir"])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(store) = store {
+        command.args(["--store", store]);
+    }
+    command
         .args(["--team", team_id, "--name", "sdk-listener"])
         .args([
             "--email",
@@ -274,6 +290,47 @@ fn create_user(data_dir: &Path, team_id: &str, scratch: &Path) -> (String, Strin
 
 #[test]
 fn slack_sdk_conversation() {
+    run_conversation(None);
+}
+
+/// Runs the conversation against a node whose store is a new, empty database
+/// on the MySQL server of `SWITCHBOARD_TEST_MYSQL_URL` (the node creates the
+/// demo workspace only in an empty store). The database is dropped afterwards.
+#[test]
+#[ignore = "needs MariaDB: set SWITCHBOARD_TEST_MYSQL_URL"]
+fn slack_sdk_conversation_on_mysql() {
+    let base_url = std::env::var("SWITCHBOARD_TEST_MYSQL_URL").expect(
+        "SWITCHBOARD_TEST_MYSQL_URL is not set; set it to mysql://user:password@host:port/database",
+    );
+    let (server_url, _) = base_url
+        .rsplit_once('/')
+        .expect("SWITCHBOARD_TEST_MYSQL_URL ends with /DATABASE");
+    let database = format!("switchboard_sdk_{}", std::process::id());
+    let runtime = tokio::runtime::Runtime::new().expect("failed to start a tokio runtime");
+    let run_sql = |sql: String| {
+        runtime.block_on(async {
+            let mut connection = mysql_async::Conn::from_url(&base_url)
+                .await
+                .expect("failed to connect to SWITCHBOARD_TEST_MYSQL_URL");
+            mysql_async::prelude::Queryable::query_drop(&mut connection, &sql)
+                .await
+                .unwrap_or_else(|error| panic!("{sql} failed: {error}"));
+            connection.disconnect().await.expect("failed to disconnect");
+        })
+    };
+    run_sql(format!("DROP DATABASE IF EXISTS {database}"));
+    run_sql(format!(
+        "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    ));
+
+    run_conversation(Some(&format!("{server_url}/{database}")));
+
+    run_sql(format!("DROP DATABASE {database}"));
+}
+
+/// Starts a node on `store` (the embedded store when `None`), creates a second
+/// user with the admin command and runs `conversation.py` against the node.
+fn run_conversation(store: Option<&str>) {
     let scratch = tempfile::tempdir().expect("failed to create a temporary directory");
     let data_dir = scratch.path().join("data");
     fs::create_dir(&data_dir).expect("failed to create the data directory");
@@ -281,7 +338,7 @@ fn slack_sdk_conversation() {
     let python = prepare_venv(scratch.path());
 
     let port = free_loopback_port();
-    let mut node = start_node(&data_dir, port, scratch.path().join("node.log"));
+    let mut node = start_node(&data_dir, store, port, scratch.path().join("node.log"));
     let bootstrap = wait_for_bootstrap(&mut node, &data_dir, port);
 
     let api_url = bootstrap_str(&bootstrap, "/api_url");
@@ -294,7 +351,7 @@ fn slack_sdk_conversation() {
         "bootstrap.json api_url"
     );
 
-    let (user_id, user_token) = create_user(&data_dir, team_id, scratch.path());
+    let (user_id, user_token) = create_user(&data_dir, store, team_id, scratch.path());
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/conversation.py");
     let mut command = Command::new(&python);

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::store::url::{InvalidStoreUrl, StoreUrl};
+
 /// Settings of one node.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -14,6 +16,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the embedded store and `bootstrap.json`.
     pub data_dir: PathBuf,
+    /// Store URL: `sqlite://PATH` or `mysql://user:password@host:port/database`.
+    /// Unset means SQLite at `data_dir/switchboard.db`.
+    pub store: Option<String>,
+    /// Maximum number of connections in the MySQL pool (ignored for SQLite).
+    pub store_pool_size: usize,
     /// Base URL clients use to reach the node (for `rtm.connect` and links);
     /// unset means the request's `Host` header.
     pub public_url: Option<String>,
@@ -35,6 +42,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
+            store: None,
+            store_pool_size: 8,
             public_url: None,
             durable: true,
             session_queue: 1024,
@@ -79,9 +88,18 @@ impl Config {
         })
     }
 
-    /// Returns the path of the embedded SQLite database.
+    /// Returns the default path of the embedded SQLite database.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("switchboard.db")
+    }
+
+    /// Returns the store URL: the configured one, or SQLite at
+    /// [`Config::store_path`].
+    pub fn store_url(&self) -> Result<StoreUrl, InvalidStoreUrl> {
+        match &self.store {
+            Some(url) => StoreUrl::parse(url),
+            None => Ok(StoreUrl::Sqlite(self.store_path())),
+        }
     }
 
     /// Returns the path of the bootstrap file written on first start.

@@ -20,7 +20,7 @@ use crate::api::rtm::Tickets;
 use crate::api::Api;
 use crate::config::Config;
 use crate::directory::{bootstrap_if_empty, Bootstrap, DirectoryError};
-use crate::store::sqlite::SqliteStore;
+use crate::store::open_store;
 
 /// Error starting or running the engine.
 #[derive(Debug, thiserror::Error)]
@@ -66,19 +66,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the embedded store under the data directory and starts the actors.
+    /// Opens the store of `config.store_url()` (SQLite under the data directory
+    /// by default) and starts the actors.
     pub async fn start(config: Config) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| EngineError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let path = config.store_path();
-        let durable = config.durable;
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, durable))
-            .await
-            .map_err(|error| EngineError::Store(error.to_string()))?
+        let url = config
+            .store_url()
             .map_err(|error| EngineError::Store(error.to_string()))?;
-        Engine::start_with_store(config, Arc::new(store)).await
+        let store = open_store(&url, config.durable, config.store_pool_size)
+            .await
+            .map_err(|error| EngineError::Store(format!("{url}: {error}")))?;
+        Engine::start_with_store(config, store).await
     }
 
     /// Starts the actors over a store the host opened.

@@ -39,12 +39,24 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node on `data_dir`, creating the demo workspace when it is empty.
     pub async fn start(data_dir: &Path) -> TestNode {
-        let config = Config {
+        TestNode::start_with_config(TestNode::config(data_dir)).await
+    }
+
+    /// Returns the settings of a test node on `data_dir`: a random loopback
+    /// port and a short shutdown timeout.
+    pub fn config(data_dir: &Path) -> Config {
+        Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.to_owned(),
             shutdown_timeout_secs: 5,
             ..Config::default()
-        };
+        }
+    }
+
+    /// Starts a node with `config`, creating the demo workspace when the store
+    /// is empty.
+    pub async fn start_with_config(config: Config) -> TestNode {
+        let data_dir = config.data_dir.clone();
         let engine = Arc::new(Engine::start(config).await.expect("engine starts"));
         let listener = engine.bind().await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
