@@ -255,7 +255,9 @@ async fn non_subscriber_gets_nothing() {
 
     let frames = frames_until_pong(&mut bystander, 9).await;
     assert!(
-        frames.iter().all(|frame| frame["type"] != "presence_change"),
+        frames
+            .iter()
+            .all(|frame| frame["type"] != "presence_change"),
         "the bystander received {frames:?}"
     );
     node.stop().await;

@@ -48,7 +48,12 @@ impl SessionState {
     }
 
     /// Gathers one change and schedules the flush of the window it opens.
-    pub(super) fn queue_presence(&mut self, myself: &ActorRef<SessionMsg>, user: UserId, active: bool) {
+    pub(super) fn queue_presence(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        user: UserId,
+        active: bool,
+    ) {
         // A change sent before an unsubscribe can arrive after it.
         if !self.presence_subscriptions.contains(&user) {
             return;
@@ -95,9 +100,10 @@ impl SessionState {
     /// Removes every presence subscription of the session; it is closing.
     pub(super) fn unsubscribe_all(&mut self) {
         let users: Vec<UserId> = self.presence_subscriptions.drain().collect();
-        self.hub
-            .registry()
-            .presence_state
-            .unsubscribe(&self.handle.team_id, self.handle.id, &users);
+        self.hub.registry().presence_state.unsubscribe(
+            &self.handle.team_id,
+            self.handle.id,
+            &users,
+        );
     }
 }

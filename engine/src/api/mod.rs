@@ -4,9 +4,9 @@
 
 mod chat;
 mod conversations;
-mod presence;
 pub mod cursor;
 pub mod params;
+mod presence;
 mod reactions;
 pub mod rtm;
 mod users;
