@@ -281,7 +281,7 @@ async fn query_and_batch_changes() {
     both.sort();
     assert_eq!(next_presence(&mut watcher).await, (both, "active".into()));
 
-    // presence_query answers at once, one event per presence value.
+    // presence_query returns the current presence at once, one event per presence value.
     watcher
         .send(json!({"type": "presence_query", "ids": [bob, dave]}))
         .await;

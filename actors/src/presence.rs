@@ -5,8 +5,8 @@
 //! manual away is set, `away` otherwise.
 //!
 //! Each change of that presence goes only to the sessions subscribed to the user
-//! (the RTM `presence_sub` frame), as `SessionMsg::PresenceChanged`; each session
-//! batches the changes it receives (see `actors/src/session.rs`).
+//! (the RTM `presence_sub` frame), as `SessionMsg::PresenceChanged`. Each session
+//! batches the changes it receives (see `actors/src/session/presence_batch.rs`).
 //!
 //! The facts that must survive a restart of this actor (manual away, snooze,
 //! the presence last announced) live in the registry's
@@ -48,7 +48,7 @@ pub enum PresenceMsg {
     Panic,
 }
 
-/// A user's devices as the presence actor sees them.
+/// A user's presence and device counts, as the presence actor stores them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PresenceInfo {
     /// Whether the user is `active`.
@@ -104,8 +104,9 @@ impl Actor for PresenceActor {
         myself: ActorRef<Self::Msg>,
         args: PresenceArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        // After a restart the open sessions are still in the registry. Their
-        // activity times are lost, so each counts as active from now on.
+        // After a restart the open sessions are still in the registry.
+        // NOTE: their activity times are lost, so a device that was idle
+        // counts as active again until the idle time passes once more.
         let now = Instant::now();
         let devices = args
             .hub

@@ -57,7 +57,7 @@ pub struct PresenceRegistry {
     /// Presence record of each user who connected, set a presence or snoozed
     /// since the node started.
     records: DashMap<UserId, PresenceRecord>,
-    /// Sessions subscribed to each user's presence. The key holds the
+    /// Sessions subscribed to each user's presence. The key contains the
     /// subscriber's team, so a subscription to a user of another team never
     /// matches that user's changes.
     subscribers: DashMap<(TeamId, UserId), Subscribers>,

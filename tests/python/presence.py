@@ -144,7 +144,7 @@ def main():
     changes = log.matching(is_user_change)
     check(len(changes) == 2, f"the bot saw exactly two changes of the user: {changes}")
 
-    # presence_query answers with the current presence.
+    # presence_query returns the current presence.
     bot_rtm.send({"type": "presence_query", "ids": [user_id]})
     wait_until(lambda: len(log.matching(is_user_change)), lambda count: count == 3)
     changes = log.matching(is_user_change)

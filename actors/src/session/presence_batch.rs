@@ -1,5 +1,5 @@
 //! A session's presence subscriptions and batching. `presence_sub` replaces the
-//! set of users whose changes the session receives; changes that arrive within
+//! set of users whose changes the session receives. Changes that arrive within
 //! `HubSettings::presence_batch` of the first one leave together, as one
 //! `presence_change` event per presence value (`active`, `away`) with a `users`
 //! list.

@@ -14,7 +14,7 @@ use switchboard_actors::ApiError;
 use super::params::Params;
 use super::{fields, internal, Api, Caller, MethodResult};
 
-/// Longest snooze `dnd.setSnooze` accepts, in minutes (one year).
+/// Maximum snooze `dnd.setSnooze` accepts, in minutes (one year).
 const MAX_SNOOZE_MINUTES: u64 = 365 * 24 * 60;
 
 /// Slack's value for `next_dnd_start_ts` and `next_dnd_end_ts` when no DND
