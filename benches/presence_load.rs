@@ -38,9 +38,9 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Settings of one run, from the command line.
 struct Plan {
     /// Number of connected users, one session each.
-    users: usize,
+    users: u64,
     /// Number of users each session subscribes to.
-    subs: usize,
+    subs: u64,
     /// Presence changes per second.
     rate: u64,
     /// Length of the measured phase, in seconds.
@@ -62,18 +62,25 @@ impl Plan {
         let mut index = 1;
         while index < args.len() {
             let value = args.get(index + 1).and_then(|v| v.parse::<u64>().ok());
-            let known = match (args[index].as_str(), value) {
-                ("--users", Some(v)) => Some(plan.users = v as usize),
-                ("--subs", Some(v)) => Some(plan.subs = v as usize),
-                ("--rate", Some(v)) => Some(plan.rate = v.max(1)),
-                ("--seconds", Some(v)) => Some(plan.seconds = v),
-                ("--batch-ms", Some(v)) => Some(plan.batch_ms = v),
+            let field = match args[index].as_str() {
+                "--users" => Some(&mut plan.users),
+                "--subs" => Some(&mut plan.subs),
+                "--rate" => Some(&mut plan.rate),
+                "--seconds" => Some(&mut plan.seconds),
+                "--batch-ms" => Some(&mut plan.batch_ms),
                 _ => None,
             };
-            // `cargo bench` adds `--bench`; skip flags this program does not take.
-            index += if known.is_some() { 2 } else { 1 };
+            match (field, value) {
+                (Some(field), Some(value)) => {
+                    *field = value;
+                    index += 2;
+                }
+                // `cargo bench` adds `--bench`; skip flags this program does not take.
+                _ => index += 1,
+            }
         }
         plan.subs = plan.subs.min(plan.users.saturating_sub(1));
+        plan.rate = plan.rate.max(1);
         plan
     }
 }
@@ -187,6 +194,8 @@ fn resident_mib() -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let plan = Plan::from_args();
+    let users = plan.users as usize;
+    let subs = plan.subs as usize;
     println!(
         "presence_load: {} users, {} subscriptions each, {} changes/s for {} s, batch window {} ms",
         plan.users, plan.subs, plan.rate, plan.seconds, plan.batch_ms
@@ -212,15 +221,15 @@ async fn main() -> anyhow::Result<()> {
     });
     let times = Arc::new(ChangeTimes {
         start: Instant::now(),
-        changed_at: (0..plan.users).map(|_| AtomicU64::new(0)).collect(),
+        changed_at: (0..users).map(|_| AtomicU64::new(0)).collect(),
     });
 
     // Step 1: one session per user, then each subscribes to the next `subs`
     // users, so every user has exactly `subs` subscribers.
     let setup = Instant::now();
-    let mut sessions = Vec::with_capacity(plan.users);
+    let mut sessions = Vec::with_capacity(users);
     let mut drains = tokio::task::JoinSet::new();
-    for index in 0..plan.users {
+    for index in 0..users {
         let opened = engine
             .open_session(&team_id, &user_id(index))
             .await
@@ -229,16 +238,16 @@ async fn main() -> anyhow::Result<()> {
         sessions.push((opened.handle, opened.actor));
     }
     for (index, (_, actor)) in sessions.iter().enumerate() {
-        let ids: Vec<String> = (1..=plan.subs)
-            .map(|offset| user_id((index + offset) % plan.users).to_string())
+        let ids: Vec<String> = (1..=subs)
+            .map(|offset| user_id((index + offset) % users).to_string())
             .collect();
         let frame = json!({"type": "presence_sub", "ids": ids}).to_string();
         actor.send_message(SessionMsg::Frame(frame))?;
     }
-    let wanted = plan.users * plan.subs;
+    let wanted = users * subs;
     let deadline = Instant::now() + SETTLE_TIMEOUT;
     loop {
-        let applied: usize = (0..plan.users)
+        let applied: usize = (0..users)
             .map(|i| {
                 hub.registry()
                     .presence_state
@@ -256,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "setup: {} sessions and {} subscriptions in {:.1} s, resident memory {:.0} MiB",
-        plan.users,
+        users,
         wanted,
         setup.elapsed().as_secs_f64(),
         resident_mib()
@@ -267,18 +276,18 @@ async fn main() -> anyhow::Result<()> {
     let cpu_before = cpu_seconds();
     let measured = Instant::now();
     let total_changes = plan.rate * plan.seconds;
-    let mut away = vec![false; plan.users];
+    let mut away = vec![false; users];
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent: u64 = 0;
-    let stride = 7_919 % plan.users.max(1);
+    let stride = 7_919 % users.max(1);
     let mut next_user = 0;
     while sent < total_changes {
         ticker.tick().await;
         let due = (measured.elapsed().as_secs_f64() * plan.rate as f64) as u64;
         while sent < due.min(total_changes) {
             let index = next_user;
-            next_user = (next_user + stride.max(1)) % plan.users;
+            next_user = (next_user + stride.max(1)) % users;
             away[index] = !away[index];
             let now = times.start.elapsed().as_micros() as u64;
             times.changed_at[index].store(now, Ordering::Relaxed);
@@ -289,7 +298,7 @@ async fn main() -> anyhow::Result<()> {
     let change_seconds = measured.elapsed().as_secs_f64();
 
     // Step 3: wait for the last deliveries (each change reaches `subs` sessions).
-    let expected = notifications_before + total_changes * plan.subs as u64;
+    let expected = notifications_before + total_changes * plan.subs;
     let deadline = Instant::now() + SETTLE_TIMEOUT;
     while counters.notifications.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -306,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "notifications: {delivered} of {} expected in {delivered_seconds:.2} s, {:.0}/s; {} frames",
-        total_changes * plan.subs as u64,
+        total_changes * plan.subs,
         delivered as f64 / delivered_seconds,
         counters.frames.load(Ordering::Relaxed)
     );
