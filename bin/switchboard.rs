@@ -69,6 +69,12 @@ struct ServeArgs {
     /// Outbound queue per session, in frames; a full queue disconnects the client [default: 1024].
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE")]
     session_queue: Option<usize>,
+    /// Milliseconds without client frames after which a device is idle; a user whose devices are all idle is away [default: 1800000].
+    #[arg(long, env = "SWITCHBOARD_PRESENCE_IDLE_MS")]
+    presence_idle_ms: Option<u64>,
+    /// Milliseconds over which presence changes for one session are batched into one event; 0 sends each at once [default: 100].
+    #[arg(long, env = "SWITCHBOARD_PRESENCE_BATCH_MS")]
+    presence_batch_ms: Option<u64>,
 }
 
 // The subcommand names follow `switchboard admin create-…`; more verbs come later.
@@ -189,6 +195,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(queue) = args.session_queue {
         config.session_queue = queue;
+    }
+    if let Some(idle) = args.presence_idle_ms {
+        config.presence_idle_ms = idle;
+    }
+    if let Some(batch) = args.presence_batch_ms {
+        config.presence_batch_ms = batch;
     }
 
     let engine = Engine::start(config.clone()).await?;

@@ -100,6 +100,12 @@ pub enum ApiError {
     UserNotInChannel,
     /// The team does not exist.
     TeamNotFound,
+    /// `users.setPresence` got a value other than `auto` or `away`.
+    InvalidPresence,
+    /// `dnd.setSnooze` got no `num_minutes`, or not a positive number.
+    MissingDuration,
+    /// `dnd.endSnooze` was called while no snooze runs.
+    SnoozeNotActive,
 }
 
 impl ApiError {
@@ -152,6 +158,9 @@ impl ApiError {
             ApiError::InvalidUserCount => "invalid_user_count",
             ApiError::UserNotInChannel => "user_not_in_channel",
             ApiError::TeamNotFound => "team_not_found",
+            ApiError::InvalidPresence => "invalid_presence",
+            ApiError::MissingDuration => "missing_duration",
+            ApiError::SnoozeNotActive => "snooze_not_active",
         }
     }
 }

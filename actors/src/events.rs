@@ -183,13 +183,19 @@ pub fn user_typing(channel: &ChannelId, user: &UserId) -> Bytes {
     encode(&json!({ "type": "user_typing", "channel": channel, "user": user }))
 }
 
-/// `presence_change` for one user.
-pub fn presence_change(user: &UserId, active: bool) -> Bytes {
-    encode(&json!({
+/// `presence_change` for users who all changed to the same presence, in Slack's
+/// batched shape (`users`). A single user is also named in `user`, the shape
+/// of clients that predate batching.
+pub fn presence_change(users: &[UserId], active: bool) -> Bytes {
+    let mut value = json!({
         "type": "presence_change",
-        "user": user,
+        "users": users,
         "presence": if active { "active" } else { "away" },
-    }))
+    });
+    if let [user] = users {
+        value["user"] = user.as_str().into();
+    }
+    encode(&value)
 }
 
 /// `im_created`, to both users of a new direct message.

@@ -3,6 +3,7 @@
 //! starts the actor that owns a team or a channel.
 
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use ractor::{ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
@@ -25,6 +26,11 @@ pub struct HubSettings {
     pub session_queue: usize,
     /// Maximum number of write sets in one storage transaction.
     pub max_batch: usize,
+    /// Time without client frames after which a device counts as idle.
+    pub presence_idle: Duration,
+    /// Window in which presence changes for one session are gathered into
+    /// one `presence_change` event; zero sends each change at once.
+    pub presence_batch: Duration,
 }
 
 impl Default for HubSettings {
@@ -32,6 +38,8 @@ impl Default for HubSettings {
         HubSettings {
             session_queue: 1024,
             max_batch: 512,
+            presence_idle: Duration::from_secs(30 * 60),
+            presence_batch: Duration::from_millis(100),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod ids;
 pub mod node;
 pub mod ports;
 pub mod presence;
+pub mod presence_registry;
 pub mod registry;
 pub mod session;
 pub mod session_handle;

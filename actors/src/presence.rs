@@ -1,35 +1,62 @@
-//! The presence actor: one per user who has connected since the team loaded. The
-//! user is `active` while any session is open and `away` otherwise; every change
-//! is announced to the team as `presence_change`.
+//! The presence actor: one per user who has connected since the team loaded. It
+//! keeps one device entry per open session. A device is active until it sends
+//! no client frame for `HubSettings::presence_idle`, and a closed session removes
+//! its device at once. The user is `active` while any device is active and no
+//! manual away is set, `away` otherwise.
+//!
+//! Each change of that presence goes only to the sessions subscribed to the user
+//! (the RTM `presence_sub` frame), as `SessionMsg::PresenceChanged`. Each session
+//! batches the changes it receives (see `actors/src/session/presence_batch.rs`).
+//!
+//! The facts that must survive a restart of this actor (manual away, snooze,
+//! the presence last announced) live in the registry's
+//! [`PresenceRegistry`](crate::presence_registry::PresenceRegistry). A restarted
+//! actor rebuilds its devices from the sessions still open, compares the result
+//! with the announced presence and announces the difference, so subscribers end
+//! up with the presence the node holds.
+//!
+//! The free functions at the end are the queries other parts use: the Web API
+//! (`users.getPresence`, `dnd.*`) and the push-notification job
+//! ([`is_snoozed`], [`has_open_session`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::events;
 use crate::hub::Hub;
 use crate::ids::{SessionId, TeamId, UserId};
+use crate::presence_registry::unix_now;
+use crate::session::SessionMsg;
 
 /// Messages of a presence actor: its whole interface.
 pub enum PresenceMsg {
-    /// A session of the user opened.
+    /// A session of the user opened; it becomes an active device.
     SessionOpened(SessionId),
-    /// A session of the user closed.
+    /// A session of the user closed; its device is removed.
     SessionClosed(SessionId),
-    /// Return whether the user is active and how many sessions are open.
+    /// A session of the user sent a client frame.
+    Activity(SessionId),
+    /// The manual away flag in the presence record changed.
+    ManualChanged,
+    /// Mark devices idle whose last frame is older than the idle time.
+    IdleCheck,
+    /// Return the devices' state.
     Get(RpcReplyPort<PresenceInfo>),
     /// Panic inside the handler, for supervision tests.
     #[cfg(feature = "fault-injection")]
     Panic,
 }
 
-/// A user's presence as the presence actor sees it.
+/// A user's presence and device counts, as the presence actor stores them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PresenceInfo {
-    /// Whether any session is open.
+    /// Whether the user is `active`.
     pub active: bool,
-    /// Number of open sessions.
+    /// Number of devices (open sessions).
     pub connection_count: usize,
+    /// Number of devices that are not idle.
+    pub active_devices: usize,
 }
 
 /// Arguments of a presence actor.
@@ -40,9 +67,14 @@ pub struct PresenceArgs {
     pub team_id: TeamId,
     /// The user.
     pub user_id: UserId,
-    /// Whether this is a restart after a failure: the actor then rebuilds its
-    /// sessions from the registry and announces the user's current presence.
-    pub restart: bool,
+}
+
+/// One open session of the user.
+struct Device {
+    /// When the session last sent a client frame (or opened).
+    last_activity: Instant,
+    /// Whether the idle time has passed since `last_activity`.
+    idle: bool,
 }
 
 /// State of a presence actor.
@@ -54,7 +86,9 @@ pub struct PresenceState {
     /// The user.
     user_id: UserId,
     /// Open sessions of the user.
-    sessions: HashSet<SessionId>,
+    devices: HashMap<SessionId, Device>,
+    /// Whether an `IdleCheck` is scheduled.
+    idle_check_pending: bool,
 }
 
 /// The presence actor (see the module docs).
@@ -67,62 +101,264 @@ impl Actor for PresenceActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: PresenceArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        // On first start the team actor reports each session with
-        // `SessionOpened`. After a restart the open sessions are still in the
-        // registry, and the team hears the user's presence again in case a
-        // change was lost with the failed actor.
-        let mut sessions = HashSet::new();
-        if args.restart {
-            sessions.extend(
-                args.hub
-                    .registry()
-                    .user_sessions(&args.user_id)
-                    .iter()
-                    .map(|h| h.id),
-            );
-            let frame = events::presence_change(&args.user_id, !sessions.is_empty());
-            args.hub.broadcast_to_team(&args.team_id, frame).await;
-        }
-        Ok(PresenceState {
+        // After a restart the open sessions are still in the registry.
+        // NOTE: their activity times are lost, so a device that was idle
+        // counts as active again until the idle time passes once more.
+        let now = Instant::now();
+        let devices = args
+            .hub
+            .registry()
+            .user_sessions(&args.user_id)
+            .iter()
+            .map(|handle| {
+                let device = Device {
+                    last_activity: now,
+                    idle: false,
+                };
+                (handle.id, device)
+            })
+            .collect();
+        let mut state = PresenceState {
             hub: args.hub,
             team_id: args.team_id,
             user_id: args.user_id,
-            sessions,
-        })
+            devices,
+            idle_check_pending: false,
+        };
+        state.schedule_idle_check(&myself);
+        state.announce_if_changed();
+        Ok(state)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         message: PresenceMsg,
         state: &mut PresenceState,
     ) -> Result<(), ActorProcessingErr> {
-        let was_active = !state.sessions.is_empty();
         match message {
             PresenceMsg::SessionOpened(id) => {
-                state.sessions.insert(id);
+                state.record_activity(id);
+                state.schedule_idle_check(&myself);
             }
             PresenceMsg::SessionClosed(id) => {
-                state.sessions.remove(&id);
+                state.devices.remove(&id);
+            }
+            PresenceMsg::Activity(id) => {
+                // A frame can arrive after the close was processed; ignore it.
+                if state.devices.contains_key(&id) {
+                    state.record_activity(id);
+                    state.schedule_idle_check(&myself);
+                }
+            }
+            PresenceMsg::ManualChanged => {}
+            PresenceMsg::IdleCheck => {
+                state.idle_check_pending = false;
+                state.mark_idle_devices();
+                state.schedule_idle_check(&myself);
             }
             PresenceMsg::Get(reply) => {
-                let _ = reply.send(PresenceInfo {
-                    active: was_active,
-                    connection_count: state.sessions.len(),
-                });
+                let _ = reply.send(state.info());
             }
             #[cfg(feature = "fault-injection")]
             PresenceMsg::Panic => panic!("fault injection: presence of {} panicked", state.user_id),
         }
-        let active = !state.sessions.is_empty();
-        if active != was_active {
-            tracing::debug!(user = %state.user_id, active, "presence changed");
-            let frame = events::presence_change(&state.user_id, active);
-            state.hub.broadcast_to_team(&state.team_id, frame).await;
-        }
+        state.announce_if_changed();
         Ok(())
+    }
+}
+
+impl PresenceState {
+    /// Marks a device active now, adding it when it is new.
+    fn record_activity(&mut self, id: SessionId) {
+        self.devices.insert(
+            id,
+            Device {
+                last_activity: Instant::now(),
+                idle: false,
+            },
+        );
+        let now = unix_now();
+        self.hub
+            .registry()
+            .presence_state
+            .update(&self.team_id, &self.user_id, |record| {
+                record.last_activity = now;
+            });
+    }
+
+    /// Marks every device idle whose last frame is at least the idle time old.
+    fn mark_idle_devices(&mut self) {
+        let idle_after = self.hub.settings().presence_idle;
+        let now = Instant::now();
+        for device in self.devices.values_mut() {
+            if now.duration_since(device.last_activity) >= idle_after {
+                device.idle = true;
+            }
+        }
+    }
+
+    /// Schedules an `IdleCheck` for when the next active device turns idle,
+    /// unless one is already scheduled or no device is active.
+    fn schedule_idle_check(&mut self, myself: &ActorRef<PresenceMsg>) {
+        if self.idle_check_pending {
+            return;
+        }
+        let idle_after = self.hub.settings().presence_idle;
+        let next_idle = self
+            .devices
+            .values()
+            .filter(|device| !device.idle)
+            .map(|device| device.last_activity + idle_after)
+            .min();
+        let Some(next_idle) = next_idle else {
+            return;
+        };
+        // Wake a millisecond late so the device is past its idle time.
+        let delay = next_idle.saturating_duration_since(Instant::now()) + Duration::from_millis(1);
+        self.idle_check_pending = true;
+        myself.send_after(delay, || PresenceMsg::IdleCheck);
+    }
+
+    fn info(&self) -> PresenceInfo {
+        let active_devices = self.devices.values().filter(|d| !d.idle).count();
+        let manual_away = self
+            .hub
+            .registry()
+            .presence_state
+            .record(&self.team_id, &self.user_id)
+            .is_some_and(|record| record.manual_away);
+        PresenceInfo {
+            active: active_devices > 0 && !manual_away,
+            connection_count: self.devices.len(),
+            active_devices,
+        }
+    }
+
+    /// Computes the user's presence and, when it differs from the one last
+    /// announced, stores it and queues it on every subscribed session.
+    fn announce_if_changed(&mut self) {
+        let any_device_active = self.devices.values().any(|device| !device.idle);
+        let presence = &self.hub.registry().presence_state;
+        let changed = presence.update(&self.team_id, &self.user_id, |record| {
+            let active = any_device_active && !record.manual_away;
+            let changed = record.active != active;
+            record.active = active;
+            changed.then_some(active)
+        });
+        let Some(active) = changed else {
+            return;
+        };
+        let notified = presence.for_each_subscriber(&self.team_id, &self.user_id, |session| {
+            session
+                .send_message(SessionMsg::PresenceChanged {
+                    user: self.user_id.clone(),
+                    active,
+                })
+                .is_ok()
+        });
+        tracing::debug!(user = %self.user_id, active, subscribers = notified, "presence changed");
+    }
+}
+
+/// A user's presence in the shape of Slack's `users.getPresence`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPresence {
+    /// `active` (true) or `away` (false).
+    pub active: bool,
+    /// Whether the user has at least one open session.
+    pub online: bool,
+    /// Whether the node set the user away: idle devices or no session, and no
+    /// manual away.
+    pub auto_away: bool,
+    /// Whether the user set themselves away with `users.setPresence`.
+    pub manual_away: bool,
+    /// Number of open sessions.
+    pub connection_count: usize,
+    /// Time of the latest client frame, in Unix seconds; 0 when none was seen
+    /// since the node started.
+    pub last_activity: u64,
+}
+
+/// Returns a user's presence. A user unknown to the presence registry, or of
+/// another team than `team_id`, is away with no connection.
+pub fn user_presence(hub: &Hub, team_id: &TeamId, user_id: &UserId) -> UserPresence {
+    let registry = hub.registry();
+    let Some(record) = registry.presence_state.record(team_id, user_id) else {
+        return UserPresence {
+            active: false,
+            online: false,
+            auto_away: true,
+            manual_away: false,
+            connection_count: 0,
+            last_activity: 0,
+        };
+    };
+    let connection_count = registry.session_count(user_id);
+    UserPresence {
+        active: record.active,
+        online: connection_count > 0,
+        auto_away: !record.active && !record.manual_away,
+        manual_away: record.manual_away,
+        connection_count,
+        last_activity: record.last_activity,
+    }
+}
+
+/// Sets or clears a user's manual away (`users.setPresence`). The presence
+/// actor, when the user has one, announces the resulting change.
+pub fn set_manual_away(hub: &Hub, team_id: &TeamId, user_id: &UserId, away: bool) {
+    let registry = hub.registry();
+    registry
+        .presence_state
+        .update(team_id, user_id, |record| record.manual_away = away);
+    if let Some(actor) = registry.presence.get(user_id) {
+        if let Err(error) = actor.send_message(PresenceMsg::ManualChanged) {
+            tracing::error!(user = %user_id, %error, "presence actor did not take a manual presence change");
+        }
+    }
+}
+
+/// Starts a do-not-disturb snooze that ends at `until` (Unix seconds), or ends
+/// the running snooze when `until` is `None`.
+pub fn set_snooze(hub: &Hub, team_id: &TeamId, user_id: &UserId, until: Option<u64>) {
+    hub.registry()
+        .presence_state
+        .update(team_id, user_id, |record| record.snooze_until = until);
+}
+
+/// Returns the end of a user's running snooze in Unix seconds, or `None` when
+/// the user is not snoozed.
+pub fn snooze_end(hub: &Hub, team_id: &TeamId, user_id: &UserId) -> Option<u64> {
+    let record = hub.registry().presence_state.record(team_id, user_id)?;
+    let now = unix_now();
+    record.snooze_until.filter(|_| record.is_snoozed(now))
+}
+
+/// Returns whether a user is snoozed (do not disturb): the push-notification
+/// job must send the user nothing while this is true. Snoozes live in the
+/// node's registry, so they survive a presence actor restart but not a node
+/// restart.
+pub async fn is_snoozed(hub: &Hub, team_id: &TeamId, user_id: &UserId) -> bool {
+    snooze_end(hub, team_id, user_id).is_some()
+}
+
+/// Returns whether a user of `team_id` has at least one open real-time session
+/// on this node, whether active or idle.
+pub async fn has_open_session(hub: &Hub, team_id: &TeamId, user_id: &UserId) -> bool {
+    let registry = hub.registry();
+    registry
+        .user_sessions(user_id)
+        .iter()
+        .any(|handle| &handle.team_id == team_id)
+}
+
+/// Tells a user's presence actor that one of their sessions sent a frame.
+pub fn record_activity(hub: &Hub, user_id: &UserId, session_id: SessionId) {
+    if let Some(actor) = hub.registry().presence.get(user_id) {
+        let _ = actor.send_message(PresenceMsg::Activity(session_id));
     }
 }

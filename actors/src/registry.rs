@@ -9,6 +9,7 @@ use ractor::ActorRef;
 use crate::channel::ChannelMsg;
 use crate::ids::{ChannelId, SessionId, TeamId, UserId};
 use crate::presence::PresenceMsg;
+use crate::presence_registry::PresenceRegistry;
 use crate::session_handle::SessionHandle;
 use crate::team::TeamMsg;
 
@@ -23,6 +24,9 @@ pub struct Registry {
     pub sessions: DashMap<UserId, Vec<SessionHandle>>,
     /// Presence actors of users who have had a session since the team loaded.
     pub presence: DashMap<UserId, ActorRef<PresenceMsg>>,
+    /// Presence records (manual away, snooze, announced presence) and presence
+    /// subscriptions; they outlive a presence actor restart.
+    pub presence_state: PresenceRegistry,
     /// Source of session ids.
     next_session_id: AtomicU64,
 }

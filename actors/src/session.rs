@@ -1,6 +1,11 @@
 //! The session actor: one per real-time connection. It takes the client's frames
-//! in order (`ping`, `typing`, `message`) and answers on the session's queue.
-//! Events from channels reach the queue directly through the session's handle.
+//! in order (`ping`, `typing`, `message`, `presence_sub`, `presence_query`,
+//! `tickle`) and answers on the session's queue. Events from channels reach the
+//! queue directly through the session's handle. Presence changes of the users
+//! the session subscribed to arrive as messages and leave in batches (see
+//! `session/presence_batch.rs`).
+
+use std::collections::{HashMap, HashSet};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Map, Value};
@@ -9,14 +14,26 @@ use crate::channel::{ChannelMsg, PostRequest};
 use crate::error::ApiError;
 use crate::events;
 use crate::hub::Hub;
-use crate::ids::{is_valid_id, BotId, ChannelId};
+use crate::ids::{is_valid_id, BotId, ChannelId, UserId};
+use crate::presence;
 use crate::session_handle::SessionHandle;
 use crate::ts::Ts;
+
+mod presence_batch;
 
 /// Messages of a session actor: its whole interface.
 pub enum SessionMsg {
     /// A text frame from the client.
     Frame(String),
+    /// A user this session subscribed to changed presence.
+    PresenceChanged {
+        /// The user.
+        user: UserId,
+        /// The new presence: `true` for `active`.
+        active: bool,
+    },
+    /// The batching window ended: send the gathered presence changes.
+    FlushPresence,
     /// Panic inside the handler, for supervision tests.
     #[cfg(feature = "fault-injection")]
     Panic,
@@ -40,6 +57,13 @@ pub struct SessionState {
     handle: SessionHandle,
     /// Bot integration when the user is a bot user.
     bot_id: Option<BotId>,
+    /// Users whose presence the session subscribed to with `presence_sub`.
+    presence_subscriptions: HashSet<UserId>,
+    /// Presence changes gathered in the current batching window, by user; the
+    /// latest change of a user wins.
+    pending_presence: HashMap<UserId, bool>,
+    /// Whether a `FlushPresence` is scheduled.
+    flush_pending: bool,
 }
 
 /// RTM error code for a frame that is not valid JSON or has no known `type`.
@@ -64,17 +88,33 @@ impl Actor for SessionActor {
             hub: args.hub,
             handle: args.handle,
             bot_id: args.bot_id,
+            presence_subscriptions: HashSet::new(),
+            pending_presence: HashMap::new(),
+            flush_pending: false,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.unsubscribe_all();
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         message: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SessionMsg::Frame(text) => state.frame(&text).await,
+            SessionMsg::Frame(text) => state.frame(&myself, &text).await,
+            SessionMsg::PresenceChanged { user, active } => {
+                state.queue_presence(&myself, user, active);
+            }
+            SessionMsg::FlushPresence => state.flush_presence(),
             #[cfg(feature = "fault-injection")]
             SessionMsg::Panic => panic!("fault injection: session {} panicked", state.handle.id),
         }
@@ -83,8 +123,10 @@ impl Actor for SessionActor {
 }
 
 impl SessionState {
-    /// Handles one client frame.
-    async fn frame(&mut self, text: &str) {
+    /// Handles one client frame. Every frame, even an invalid one, counts as
+    /// activity of this session's device for presence.
+    async fn frame(&mut self, myself: &ActorRef<SessionMsg>, text: &str) {
+        presence::record_activity(&self.hub, &self.handle.user_id, self.handle.id);
         let frame: Map<String, Value> = match serde_json::from_str(text) {
             Ok(frame) => frame,
             Err(_) => {
@@ -127,6 +169,17 @@ impl SessionState {
                     Err(error) => self.reject(Some(&reply_to), error),
                 }
             }
+            "presence_sub" => match user_ids_arg(&frame) {
+                Some(users) => self.subscribe_presence(myself, users),
+                None => self.reject(id.as_ref(), ApiError::InvalidArguments),
+            },
+            "presence_query" => match user_ids_arg(&frame) {
+                Some(users) => self.query_presence(&users),
+                None => self.reject(id.as_ref(), ApiError::InvalidArguments),
+            },
+            // Slack clients send `tickle` to report user activity; the frame
+            // already counted as activity above.
+            "tickle" => {}
             _ => {
                 self.handle.deliver(&events::reply_error(
                     id.as_ref(),
@@ -171,6 +224,18 @@ impl SessionState {
         self.handle
             .deliver(&events::reply_error(reply_to, ERROR_REJECTED, error.code()));
     }
+}
+
+/// Returns the frame's `ids` when it is a list of well-formed user ids.
+fn user_ids_arg(frame: &Map<String, Value>) -> Option<Vec<UserId>> {
+    let ids = frame.get("ids")?.as_array()?;
+    ids.iter()
+        .map(|id| {
+            id.as_str()
+                .filter(|id| is_valid_id(id, &['U', 'W']))
+                .map(UserId::from)
+        })
+        .collect()
 }
 
 /// Returns the frame's `channel` when it is a well-formed conversation id.

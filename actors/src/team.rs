@@ -184,7 +184,7 @@ impl Actor for TeamActor {
                     Some(Child::Presence(user_id)) => {
                         tracing::error!(team = %state.team.id, user = %user_id, %error, "presence actor failed; restarting it");
                         state.hub.registry().presence.remove(&user_id);
-                        if let Err(error) = state.spawn_presence(&myself, &user_id, true).await {
+                        if let Err(error) = state.spawn_presence(&myself, &user_id).await {
                             tracing::error!(user = %user_id, %error, "presence actor restart failed");
                         }
                     }
@@ -265,13 +265,11 @@ impl TeamState {
         &mut self,
         myself: &ActorRef<TeamMsg>,
         user_id: &UserId,
-        restart: bool,
     ) -> Result<ActorRef<PresenceMsg>, ractor::SpawnErr> {
         let args = PresenceArgs {
             hub: self.hub.clone(),
             team_id: self.team.id.clone(),
             user_id: user_id.clone(),
-            restart,
         };
         let (actor, _) = Actor::spawn_linked(None, PresenceActor, args, myself.get_cell()).await?;
         self.children
@@ -349,7 +347,7 @@ impl TeamState {
         // Step 4: presence.
         let presence = match registry.presence.get(&user_id).map(|p| p.clone()) {
             Some(presence) => Some(presence),
-            None => self.spawn_presence(myself, &user_id, false).await.ok(),
+            None => self.spawn_presence(myself, &user_id).await.ok(),
         };
         if let Some(presence) = presence {
             let _ = presence.send_message(PresenceMsg::SessionOpened(session_id));

@@ -35,6 +35,12 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// How long shutdown waits for connections and commits, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// Time without client frames after which a device counts as idle, in
+    /// milliseconds. A user whose devices are all idle is `away`.
+    pub presence_idle_ms: u64,
+    /// Window in which presence changes for one session are gathered into one
+    /// `presence_change` event, in milliseconds; 0 sends each change at once.
+    pub presence_batch_ms: u64,
 }
 
 impl Default for Config {
@@ -50,6 +56,8 @@ impl Default for Config {
             max_batch: 512,
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
+            presence_idle_ms: 30 * 60 * 1000,
+            presence_batch_ms: 100,
         }
     }
 }

@@ -90,6 +90,8 @@ impl Engine {
         let settings = HubSettings {
             session_queue: config.session_queue,
             max_batch: config.max_batch,
+            presence_idle: Duration::from_millis(config.presence_idle_ms),
+            presence_batch: Duration::from_millis(config.presence_batch_ms),
         };
         let hub = Hub::new(store, settings);
         let node = start_node(hub.clone())

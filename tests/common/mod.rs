@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sdk;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +42,14 @@ impl TestNode {
     /// Starts a node on `data_dir`, creating the demo workspace when it is empty.
     pub async fn start(data_dir: &Path) -> TestNode {
         TestNode::start_with_config(TestNode::config(data_dir)).await
+    }
+
+    /// Starts a node like [`TestNode::start`] after `configure` has changed
+    /// the test configuration.
+    pub async fn start_with(data_dir: &Path, configure: impl FnOnce(&mut Config)) -> TestNode {
+        let mut config = TestNode::config(data_dir);
+        configure(&mut config);
+        TestNode::start_with_config(config).await
     }
 
     /// Returns the settings of a test node on `data_dir`: a random loopback

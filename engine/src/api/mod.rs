@@ -6,6 +6,7 @@ mod chat;
 mod conversations;
 pub mod cursor;
 pub mod params;
+mod presence;
 mod reactions;
 pub mod rtm;
 mod users;
@@ -167,6 +168,11 @@ impl Api {
             "reactions.remove" => reactions::react(self, &caller, params, false).await,
             "reactions.get" => reactions::get(self, &caller, params).await,
             "rtm.connect" => rtm::connect(self, &caller, host).await,
+            "users.getPresence" => presence::get_presence(self, &caller, params).await,
+            "users.setPresence" => presence::set_presence(self, &caller, params),
+            "dnd.setSnooze" => presence::set_snooze(self, &caller, params),
+            "dnd.endSnooze" => presence::end_snooze(self, &caller),
+            "dnd.info" => presence::dnd_info(self, &caller, params).await,
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -288,6 +294,11 @@ const METHODS: &[&str] = &[
     "reactions.remove",
     "reactions.get",
     "rtm.connect",
+    "users.getPresence",
+    "users.setPresence",
+    "dnd.setSnooze",
+    "dnd.endSnooze",
+    "dnd.info",
 ];
 
 fn is_known_method(method: &str) -> bool {

@@ -1,0 +1,292 @@
+//! Helpers for tests that run Python scripts with the official `slack_sdk`
+//! against a `switchboard serve` process: the venv with the pinned SDK, the
+//! node process, its bootstrap file and the admin subcommand.
+//!
+//! The first run creates a virtual environment at `target/slack-sdk-venv` and
+//! installs the pinned `slack_sdk` from PyPI, so it needs `python3` with the
+//! `venv` module and access to PyPI. Later runs reuse that environment.
+use std::fs::{self, File};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The slack_sdk release the script was written and checked against.
+pub const SLACK_SDK_VERSION: &str = "3.48.0";
+
+pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ADMIN_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const PIP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Kills the node when dropped, and prints its log when the test is panicking.
+pub struct NodeGuard {
+    /// The node process.
+    pub child: Child,
+    /// File with the node's stdout and stderr.
+    pub log_path: PathBuf,
+}
+
+impl NodeGuard {
+    /// Prints the node's output.
+    pub fn print_log(&self) {
+        let log = fs::read_to_string(&self.log_path).unwrap_or_else(|error| {
+            format!("(could not read {}: {error})", self.log_path.display())
+        });
+        eprintln!("----- node stdout and stderr -----\n{log}\n----- end of node output -----");
+    }
+}
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            self.print_log();
+        }
+    }
+}
+
+pub fn target_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is `<target dir>/tmp` and follows CARGO_TARGET_DIR.
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR has a parent directory")
+        .to_path_buf()
+}
+
+/// Waits for `child` to exit, killing it after `timeout`. Returns None on timeout.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("failed to poll a child process") {
+            Some(status) => return Some(status),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            None => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Runs `command` with stdout and stderr written to files next to `output_stem`.
+/// Returns the exit status (None on timeout), stdout and stderr.
+pub fn run_logged(
+    mut command: Command,
+    output_stem: &Path,
+    timeout: Duration,
+) -> (Option<ExitStatus>, String, String) {
+    let stdout_path = output_stem.with_extension("stdout");
+    let stderr_path = output_stem.with_extension("stderr");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout_path).expect("failed to create a stdout file"))
+        .stderr(File::create(&stderr_path).expect("failed to create a stderr file"))
+        .spawn()
+        .unwrap_or_else(|error| panic!("failed to start {command:?}: {error}"));
+    let status = wait_with_timeout(&mut child, timeout);
+    let stdout = fs::read_to_string(&stdout_path).unwrap_or_default();
+    let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+    (status, stdout, stderr)
+}
+
+pub fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+pub fn venv_has_pinned_sdk(venv: &Path) -> bool {
+    let check = format!(
+        "import sys, slack_sdk.version; sys.exit(slack_sdk.version.__version__ != '{SLACK_SDK_VERSION}')"
+    );
+    Command::new(venv_python(venv))
+        .args(["-c", &check])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false)
+}
+
+/// Returns the Python interpreter of a virtual environment with the pinned
+/// slack_sdk, creating the environment when it is missing or outdated.
+pub fn prepare_venv(scratch: &Path) -> PathBuf {
+    let venv = target_dir().join("slack-sdk-venv");
+    if venv_has_pinned_sdk(&venv) {
+        return venv_python(&venv);
+    }
+    if venv.exists() {
+        fs::remove_dir_all(&venv).unwrap_or_else(|error| {
+            panic!(
+                "failed to remove the outdated venv {}: {error}",
+                venv.display()
+            )
+        });
+    }
+
+    let mut create = Command::new("python3");
+    create.arg("-m").arg("venv").arg(&venv);
+    let (status, stdout, stderr) = run_logged(create, &scratch.join("venv"), PIP_TIMEOUT);
+    assert!(
+        status.is_some_and(|status| status.success()),
+        "`python3 -m venv {}` failed (status {status:?}); python3 with the venv module is required.\n{stdout}{stderr}",
+        venv.display()
+    );
+
+    let mut install = Command::new(venv_python(&venv));
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        &format!("slack_sdk=={SLACK_SDK_VERSION}"),
+    ]);
+    let (status, stdout, stderr) = run_logged(install, &scratch.join("pip"), PIP_TIMEOUT);
+    assert!(
+        status.is_some_and(|status| status.success()),
+        "pip could not install slack_sdk=={SLACK_SDK_VERSION} into {} (status {status:?}); \
+         check that PyPI is reachable.\n{stdout}{stderr}",
+        venv.display()
+    );
+    assert!(
+        venv_has_pinned_sdk(&venv),
+        "slack_sdk=={SLACK_SDK_VERSION} is not importable from {} after pip install",
+        venv.display()
+    );
+    venv_python(&venv)
+}
+
+pub fn free_loopback_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("failed to bind a loopback port");
+    listener
+        .local_addr()
+        .expect("bound listener has an address")
+        .port()
+}
+
+/// Starts `switchboard serve` on a loopback port; `extra_args` are more flags.
+pub fn start_node(data_dir: &Path, port: u16, log_path: PathBuf, extra_args: &[&str]) -> NodeGuard {
+    let log = File::create(&log_path).expect("failed to create the node log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra_args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(
+            log.try_clone()
+                .expect("failed to clone the log file handle"),
+        )
+        .stderr(log)
+        .spawn()
+        .expect("failed to start the switchboard binary");
+    NodeGuard { child, log_path }
+}
+
+/// Waits until the node has written a complete bootstrap.json and accepts TCP connections.
+pub fn wait_for_bootstrap(node: &mut NodeGuard, data_dir: &Path, port: u16) -> Value {
+    let path = data_dir.join("bootstrap.json");
+    let deadline = Instant::now() + BOOTSTRAP_TIMEOUT;
+    let bootstrap = loop {
+        if let Some(status) = node.child.try_wait().expect("failed to poll the node") {
+            panic!(
+                "the node exited with {status} before writing {}",
+                path.display()
+            );
+        }
+        // The file may be seen half written, so parse errors mean "not yet".
+        if let Ok(text) = fs::read_to_string(&path) {
+            if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                break value;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not write a valid {} within {BOOTSTRAP_TIMEOUT:?}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + LISTEN_TIMEOUT;
+    while TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the node wrote bootstrap.json but does not accept connections on {address} within {LISTEN_TIMEOUT:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    bootstrap
+}
+
+pub fn bootstrap_str<'a>(bootstrap: &'a Value, pointer: &str) -> &'a str {
+    bootstrap
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("bootstrap.json has no string at {pointer}: {bootstrap}"))
+}
+
+/// Creates a user named `name` with `switchboard admin create-user` while the
+/// node runs; returns (user id, token).
+pub fn create_user(data_dir: &Path, team_id: &str, name: &str, scratch: &Path) -> (String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .args(["admin", "create-user", "--data-dir"])
+        .arg(data_dir)
+        .args(["--team", team_id, "--name", name])
+        .args(["--email", &format!("{name}@example.com")])
+        .args(["--real-name", name]);
+    let (status, stdout, stderr) = run_logged(
+        command,
+        &scratch.join(format!("create-user-{name}")),
+        ADMIN_COMMAND_TIMEOUT,
+    );
+    assert!(
+        status.is_some_and(|status| status.success()),
+        "`switchboard admin create-user` failed (status {status:?})\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    let created: Value = serde_json::from_str(line).unwrap_or_else(|error| {
+        panic!("`switchboard admin create-user` did not print a JSON line ({error})\nstdout:\n{stdout}")
+    });
+    let field = |name: &str| {
+        created[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("create-user output has no string {name}: {created}"))
+            .to_owned()
+    };
+    (field("user_id"), field("token"))
+}
+
+/// Returns a command that runs `tests/python/{script}` with the venv's Python,
+/// unbuffered and without proxies, so the SDK reaches the loopback node.
+pub fn python_script(python: &Path, script: &str) -> Command {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let mut command = Command::new(python);
+    command
+        .arg(path)
+        .env("PYTHONUNBUFFERED", "1")
+        // Keep the SDK from routing loopback requests through a proxy set in the environment.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy");
+    command
+}
