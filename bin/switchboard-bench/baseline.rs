@@ -19,11 +19,16 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Frames queued per subscriber before it counts as a slow consumer; the same
 /// as Switchboard's default `session_queue`.
 const QUEUE: usize = 1024;
+
+/// Read buffer per socket, in bytes. tungstenite's default of 128 KiB would
+/// dominate the memory per idle connection, and subscribers send almost nothing.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Largest accepted post body, in bytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -79,7 +84,8 @@ async fn serve_socket(stream: TcpStream, subscribers: Subscribers) {
         channel = channel_of(&request.uri().to_string());
         Ok(response)
     };
-    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let Ok(socket) = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await else {
         return;
     };
     let Some(channel) = channel else {

@@ -60,6 +60,7 @@ fn draw_inproc(report: &Report, area: &Area) -> anyhow::Result<()> {
     chart
         .configure_mesh()
         .x_desc("members")
+        .x_label_formatter(&|value| format!("{value:.0}"))
         .y_desc("deliveries/s")
         .y_label_formatter(&|value| format!("{value:.0e}"))
         .draw()
@@ -100,6 +101,7 @@ fn draw_deliveries(report: &Report, area: &Area) -> anyhow::Result<()> {
         .disable_x_mesh()
         .x_labels(bars.len() * 2 + 1)
         .x_label_formatter(&|x| bar_label(&labels, *x))
+        .y_label_formatter(&|value| format!("{value:.0}"))
         .y_desc("deliveries/s")
         .draw()
         .map_err(plot_error)?;
@@ -149,7 +151,7 @@ fn draw_latency(report: &Report, area: &Area) -> anyhow::Result<()> {
         .map_err(plot_error)?;
     let colors = [GREEN.mix(0.8), BLUE.mix(0.8), RED.mix(0.8)];
     let names = ["p50", "p99", "p99.9"];
-    for (quantile, (color, name)) in colors.iter().zip(names).enumerate() {
+    for (quantile, (color, name)) in colors.into_iter().zip(names).enumerate() {
         chart
             .draw_series(groups.iter().enumerate().map(|(index, group)| {
                 let left = index as f64 - 0.3 + quantile as f64 * 0.2;
@@ -161,6 +163,7 @@ fn draw_latency(report: &Report, area: &Area) -> anyhow::Result<()> {
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 /// file descriptor in the harness and one in the node.
 pub const MAX_CLIENTS: usize = 20_000;
 
-/// Longest measured phase a run may ask for, in seconds.
+/// Maximum length of a measured phase, in seconds.
 pub const MAX_DURATION_SECS: u64 = 300;
 
 /// Load generator and benchmark harness for Switchboard.
@@ -100,13 +100,13 @@ pub struct Plan {
     /// Deliveries aimed for at each in-process channel size; posts per size
     /// are this divided by the size, within `inproc_min_posts..=inproc_max_posts`.
     pub inproc_deliveries: u64,
-    /// Fewest posts per in-process channel size.
+    /// Minimum posts per in-process channel size.
     pub inproc_min_posts: u64,
-    /// Most posts per in-process channel size.
+    /// Maximum posts per in-process channel size.
     pub inproc_max_posts: u64,
     /// Concurrent posters of the in-process scenario.
     pub inproc_posters: usize,
-    /// Longest posting phase per in-process channel size, in seconds.
+    /// Maximum posting phase per in-process channel size, in seconds.
     pub inproc_max_secs: u64,
     /// WebSocket clients.
     pub clients: usize,

@@ -29,7 +29,7 @@ use crate::seed::{add_member, bench_channel, bench_user, commit_all};
 /// before the measurement starts.
 const SESSION_QUEUE: usize = 65_536;
 
-/// Longest wait for deliveries after the last post, and for the frames of
+/// Maximum wait for deliveries after the last post, and for the frames of
 /// setup to stop arriving.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 

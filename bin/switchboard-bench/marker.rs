@@ -15,7 +15,7 @@ pub fn now_micros() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
-/// What precedes the marker in a JSON event or post body.
+/// The bytes before the marker in a JSON event or post body.
 const NEEDLE: &[u8] = br#""text":"bench:"#;
 
 /// A decoded marker.

@@ -13,10 +13,10 @@ use tokio::process::{Child, Command};
 
 use crate::system::rss_bytes;
 
-/// Longest wait for a child to accept connections.
+/// Maximum wait for a child to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Longest wait for a child to exit after SIGTERM.
+/// Maximum wait for a child to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A running server child process.
@@ -31,7 +31,7 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Starts `switchboard serve` on a free loopback port over `data_dir`,
-    /// which must hold a seeded store, and waits until `api.test` answers.
+    /// which must hold a seeded store, and waits until `api.test` responds.
     pub async fn start_node(
         binary: &Path,
         data_dir: &Path,
@@ -128,7 +128,7 @@ impl ChildServer {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "{url} did not answer within {READY_TIMEOUT:?}; see {}",
+                    "{url} did not respond within {READY_TIMEOUT:?}; see {}",
                     self.log_path.display()
                 );
             }

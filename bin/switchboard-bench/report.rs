@@ -16,7 +16,7 @@ use crate::ws::WsResult;
 pub struct Report {
     /// Sizes used.
     pub plan: Plan,
-    /// Where it ran.
+    /// The machine it ran on.
     pub machine: Machine,
     /// The in-process scenario.
     pub inproc: Option<InprocResult>,

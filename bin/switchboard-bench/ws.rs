@@ -51,7 +51,7 @@ impl WsResult {
     }
 }
 
-/// The phases every server runs: as fast as accepted, then at the plan's rate.
+/// Returns the phases every server runs: as fast as accepted, then at the plan's rate.
 pub fn phases(plan: &Plan) -> Vec<Phase> {
     vec![
         Phase {
@@ -92,6 +92,23 @@ pub async fn run_switchboard(
         ..Config::default()
     };
 
+    let result = seed_and_load(plan, node_binary, durable, &config, label, progress).await;
+    if result.is_err() {
+        // Keep the directory, with the node's log, for diagnosis.
+        eprintln!("node log: {}", data_dir.path().join("node.log").display());
+        let _ = data_dir.keep();
+    }
+    result
+}
+
+async fn seed_and_load(
+    plan: &Plan,
+    node_binary: &std::path::Path,
+    durable: bool,
+    config: &Config,
+    label: String,
+    progress: &Progress,
+) -> anyhow::Result<WsResult> {
     progress.set(format!("{label}: seeding {} users", plan.clients));
     let path = config.store_path();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, false))
@@ -101,7 +118,7 @@ pub async fn run_switchboard(
     drop(store);
 
     progress.set(format!("{label}: starting the node"));
-    let node = ChildServer::start_node(node_binary, data_dir.path(), durable).await?;
+    let node = ChildServer::start_node(node_binary, &config.data_dir, durable).await?;
     let mut clients = Vec::with_capacity(plan.clients);
     let mut targets = Vec::with_capacity(seeded.len());
     for channel in &seeded {
@@ -120,11 +137,6 @@ pub async fn run_switchboard(
     }
     let result = run_load(plan, label, "switchboard", Some(durable), clients, targets, Some(&node), progress).await;
     node.stop().await;
-    if result.is_err() {
-        eprintln!("node log: {}", data_dir.path().join("node.log").display());
-        // Keep the directory, with the node's log, for diagnosis.
-        let _ = data_dir.keep();
-    }
     result
 }
 
