@@ -100,6 +100,12 @@ pub enum ApiError {
     UserNotInChannel,
     /// The team does not exist.
     TeamNotFound,
+    /// The method needs an admin or owner.
+    NotAnAdmin,
+    /// The method does not accept this kind of token (bot tokens on admin methods).
+    NotAllowedTokenType,
+    /// The target user is deactivated.
+    UserDisabled,
 }
 
 impl ApiError {
@@ -152,6 +158,9 @@ impl ApiError {
             ApiError::InvalidUserCount => "invalid_user_count",
             ApiError::UserNotInChannel => "user_not_in_channel",
             ApiError::TeamNotFound => "team_not_found",
+            ApiError::NotAnAdmin => "not_an_admin",
+            ApiError::NotAllowedTokenType => "not_allowed_token_type",
+            ApiError::UserDisabled => "user_disabled",
         }
     }
 }

@@ -92,6 +92,10 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             name,
             user_id,
         } => remove_reaction(connection, team_id, channel_id, *ts, name, user_id),
+        Write::RevokeUserTokens { team_id, user_id } => {
+            super::audit::revoke_user_tokens(connection, team_id, user_id)
+        }
+        Write::InsertAuditEntry(entry) => super::audit::insert(connection, entry),
     }
 }
 
