@@ -418,7 +418,10 @@ mod tests {
         let mut owner = user("UO", Role::Owner);
         owner.deleted = true;
         assert_eq!(
-            check(Actor::User(&owner), Action::CreateChannel { private: false }),
+            check(
+                Actor::User(&owner),
+                Action::CreateChannel { private: false }
+            ),
             Err(ApiError::AccountInactive)
         );
     }

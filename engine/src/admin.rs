@@ -209,7 +209,10 @@ pub async fn plan_guest(
     actor: Option<&User>,
     guest: NewGuest,
 ) -> Result<(User, Vec<Write>), AdminError> {
-    policy::check(actor.map_or(Actor::Operator, Actor::User), Action::InviteGuest)?;
+    policy::check(
+        actor.map_or(Actor::Operator, Actor::User),
+        Action::InviteGuest,
+    )?;
     let name = guest.name.trim().to_lowercase();
     if name.is_empty() || name.len() > 80 || name.contains(char::is_whitespace) {
         return Err(ApiError::InvalidArguments.into());
