@@ -1,7 +1,8 @@
-//! Roles, the permission policy and the admin server, over real sockets: a
-//! table of methods against roles, deactivation and session reset of live
-//! sockets (through the API and through the `switchboard admin` command line
-//! while the node runs), guest visibility, and the audit log.
+//! Roles, the permission policy and the admin server, over real sockets. The
+//! tests cover a table of methods against roles, and deactivation and session
+//! reset of live sockets, through the API and through the `switchboard admin`
+//! command line while the node runs. They also cover guest visibility and the
+//! audit log.
 
 mod common;
 
@@ -132,8 +133,8 @@ enum Case {
     AuditList,
 }
 
-/// Runs one cell: `actor` (with `role`) calls the case's method. Returns the
-/// error string, or "ok".
+/// Runs one cell: the user `actor_id`, with token `actor`, calls the case's
+/// method. Returns the error string, or "ok".
 async fn run_case(node: &TestNode, case: Case, actor_id: &str, actor: &str) -> String {
     let primary_id = node.bootstrap.admin.user_id.to_string();
     let body = match case {
