@@ -281,7 +281,7 @@ async fn newer_schema_version_is_rejected() {
         panic!("expected Backend, got {error:?}");
     };
     assert!(detail.contains("schema version 99"), "{detail}");
-    assert!(detail.contains("up to 1"), "{detail}");
+    assert!(detail.contains("up to 2"), "{detail}");
 }
 
 #[tokio::test]
