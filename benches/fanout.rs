@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use switchboard_actors::domain::{Channel, ChannelKind, Message, Profile, Role, Team, TopicInfo, User};
+use switchboard_actors::domain::{
+    Channel, ChannelKind, Message, Profile, Role, Team, TopicInfo, User,
+};
 use switchboard_actors::events;
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{Store, Write};
@@ -37,7 +39,9 @@ fn encode(c: &mut Criterion) {
     let message = sample_message(Ts(1_700_000_000_000_001));
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("message_event", |b| b.iter(|| events::message(std::hint::black_box(&message))));
+    group.bench_function("message_event", |b| {
+        b.iter(|| events::message(std::hint::black_box(&message)))
+    });
     group.finish();
 }
 
@@ -71,7 +75,10 @@ fn route(c: &mut Criterion) {
 }
 
 /// Opens a store in a temporary directory with one team, user and channel.
-fn open_store(runtime: &tokio::runtime::Runtime, durable: bool) -> (tempfile::TempDir, SqliteStore) {
+fn open_store(
+    runtime: &tokio::runtime::Runtime,
+    durable: bool,
+) -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let store = SqliteStore::open(&dir.path().join("bench.db"), durable).expect("open the store");
     let team = Team {
@@ -110,7 +117,10 @@ fn open_store(runtime: &tokio::runtime::Runtime, durable: bool) -> (tempfile::Te
         Write::InsertUser(user),
         Write::InsertChannel(channel),
     ]]));
-    assert!(results.iter().all(Result::is_ok), "seeding the store failed: {results:?}");
+    assert!(
+        results.iter().all(Result::is_ok),
+        "seeding the store failed: {results:?}"
+    );
     (dir, store)
 }
 
@@ -139,7 +149,10 @@ fn commit(c: &mut Criterion) {
                 || batch_of(BATCH),
                 |batch| {
                     let results = runtime.block_on(store.commit(batch));
-                    assert!(results.iter().all(Result::is_ok), "a commit failed: {results:?}");
+                    assert!(
+                        results.iter().all(Result::is_ok),
+                        "a commit failed: {results:?}"
+                    );
                 },
                 BatchSize::SmallInput,
             )
@@ -150,7 +163,10 @@ fn commit(c: &mut Criterion) {
                 || batch_of(1),
                 |batch| {
                     let results = runtime.block_on(store.commit(batch));
-                    assert!(results.iter().all(Result::is_ok), "a commit failed: {results:?}");
+                    assert!(
+                        results.iter().all(Result::is_ok),
+                        "a commit failed: {results:?}"
+                    );
                 },
                 BatchSize::SmallInput,
             )

@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use switchboard_actors::domain::Role;
-use switchboard_actors::ids::{TeamId, UserId};
-use switchboard_actors::ports::Store;
+use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::ports::{Page, Store, StoreError, Write};
+use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
 use switchboard_engine::store::open_store as open_store_url;
 use switchboard_engine::store::url::StoreUrl;
@@ -28,7 +29,7 @@ struct Cli {
 enum Command {
     /// Run a node: the Web API at /api/{method} and the real-time socket at /rtm.
     Serve(ServeArgs),
-    /// Create teams, users and tokens in the node's store.
+    /// Create teams, users and tokens, change roles, deactivate users, read the audit log.
     #[command(subcommand)]
     Admin(AdminCommand),
 }
@@ -77,8 +78,6 @@ struct ServeArgs {
     presence_batch_ms: Option<u64>,
 }
 
-// The subcommand names follow `switchboard admin create-…`; more verbs come later.
-#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create a team with its #general channel; prints its id as JSON.
@@ -142,6 +141,79 @@ enum AdminCommand {
         #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
         url: Option<String>,
     },
+    /// Change a user's role; `primary_owner` transfers primary ownership (the
+    /// current primary owner becomes an owner).
+    SetRole {
+        #[command(flatten)]
+        target: UserTarget,
+        /// New role: primary_owner, owner, admin, member, multi_channel_guest
+        /// or single_channel_guest.
+        #[arg(long)]
+        role: String,
+    },
+    /// Deactivate a user: revoke their tokens; a running node closes their
+    /// sockets within a second. Their messages stay.
+    Deactivate {
+        #[command(flatten)]
+        target: UserTarget,
+    },
+    /// Reactivate a deactivated user; their old tokens stay revoked, so create
+    /// a new one with create-token.
+    Reactivate {
+        #[command(flatten)]
+        target: UserTarget,
+    },
+    /// End every real-time session of a user on a running node (their tokens
+    /// stay valid).
+    ResetSessions {
+        #[command(flatten)]
+        target: UserTarget,
+    },
+    /// Create a guest limited to the given channels, with a token; prints
+    /// {"user_id","token"} as JSON.
+    InviteGuest {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Unique handle in the team.
+        #[arg(long)]
+        name: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Channel ids the guest may see, comma-separated (exactly one with --single-channel).
+        #[arg(long, value_delimiter = ',', required = true)]
+        channels: Vec<String>,
+        /// Create a single-channel guest instead of a multi-channel guest.
+        #[arg(long)]
+        single_channel: bool,
+    },
+    /// Print the team's audit log, oldest first, one JSON object per line.
+    Audit {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Print only entries with an id above this one.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+}
+
+/// The user an admin command acts on.
+#[derive(Args)]
+struct UserTarget {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Team id, T…
+    #[arg(long)]
+    team: String,
+    /// User id, U…
+    #[arg(long)]
+    user: String,
 }
 
 /// Builds the configuration: defaults, then the file, then env and flags.
@@ -258,13 +330,49 @@ async fn shutdown_signal() {
 }
 
 fn parse_role(text: &str) -> anyhow::Result<Role> {
-    match text {
-        "primary_owner" => Ok(Role::PrimaryOwner),
-        "owner" => Ok(Role::Owner),
-        "admin" => Ok(Role::Admin),
-        "member" => Ok(Role::Member),
-        other => bail!("invalid role {other:?}: use primary_owner, owner, admin or member"),
+    match Role::from_name(text) {
+        Some(role) => Ok(role),
+        None => bail!(
+            "invalid role {text:?}: use primary_owner, owner, admin, member, \
+             multi_channel_guest or single_channel_guest"
+        ),
     }
+}
+
+/// Commits one write set straight to the store.
+async fn commit_writes(store: &dyn Store, writes: Vec<Write>) -> anyhow::Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    store
+        .commit(vec![writes])
+        .await
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::Backend("empty commit result".into())))?;
+    Ok(())
+}
+
+/// Turns a rejected admin action into a message naming the error and the user.
+fn explain(error: AdminError, user: &str) -> anyhow::Error {
+    match error {
+        AdminError::Rejected(error) => {
+            anyhow::anyhow!("admin action on user {user} rejected: {}", error.code())
+        }
+        AdminError::Store(error) => anyhow::anyhow!("admin action on user {user} failed: {error}"),
+    }
+}
+
+/// Plans and commits one action on a user as the operator; prints {"ok":true}.
+async fn run_user_action(target: UserTarget, action: UserAction) -> anyhow::Result<()> {
+    let store = open_store(&target.common).await?;
+    let team_id = TeamId::from(target.team.as_str());
+    let user_id = UserId::from(target.user.as_str());
+    let writes = plan_user_action(store.as_ref(), &team_id, None, &user_id, action)
+        .await
+        .map_err(|error| explain(error, &target.user))?;
+    commit_writes(store.as_ref(), writes).await?;
+    println!("{}", json!({ "ok": true }));
+    Ok(())
 }
 
 /// Opens the store the settings name, applying pending migrations. Errors name
@@ -349,6 +457,76 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
             };
             println!("{}", login_url(&base, &link));
+        }
+        AdminCommand::SetRole { target, role } => {
+            let action = match parse_role(&role)? {
+                Role::PrimaryOwner => UserAction::TransferPrimaryOwner,
+                role => UserAction::SetRole(role),
+            };
+            run_user_action(target, action).await?;
+        }
+        AdminCommand::Deactivate { target } => {
+            run_user_action(target, UserAction::Deactivate).await?
+        }
+        AdminCommand::Reactivate { target } => {
+            run_user_action(target, UserAction::Reactivate).await?
+        }
+        AdminCommand::ResetSessions { target } => {
+            run_user_action(target, UserAction::ResetSessions).await?
+        }
+        AdminCommand::InviteGuest {
+            common,
+            team,
+            name,
+            email,
+            channels,
+            single_channel,
+        } => {
+            let store = open_store(&common).await?;
+            let team_id = TeamId::from(team.as_str());
+            let guest = NewGuest {
+                name: name.clone(),
+                email,
+                real_name: None,
+                role: if single_channel {
+                    Role::SingleChannelGuest
+                } else {
+                    Role::MultiChannelGuest
+                },
+                channels: channels
+                    .iter()
+                    .map(|c| ChannelId::from(c.as_str()))
+                    .collect(),
+            };
+            let (user, writes) = plan_guest(store.as_ref(), &team_id, None, guest)
+                .await
+                .map_err(|error| explain(error, &name))?;
+            commit_writes(store.as_ref(), writes)
+                .await
+                .with_context(|| format!("creating guest {name:?} in team {team_id}"))?;
+            let token = create_token(store.as_ref(), &team_id, &user.id).await?;
+            println!("{}", json!({ "user_id": user.id, "token": token }));
+        }
+        AdminCommand::Audit {
+            common,
+            team,
+            after,
+        } => {
+            let store = open_store(&common).await?;
+            let team_id = TeamId::from(team.as_str());
+            let mut after = Some(after);
+            loop {
+                let page = store
+                    .audit_entries(&team_id, Page { after, limit: 500 })
+                    .await?;
+                for entry in &page {
+                    println!("{}", entry.to_api());
+                }
+                if page.len() < 500 {
+                    break;
+                }
+                after = page.last().map(|entry| entry.id);
+            }
         }
     }
     Ok(())

@@ -156,7 +156,9 @@ async fn direct_messages_and_presence() {
     let (bob_id, bob) = node.create_user("bob").await;
     let (carol_id, _) = node.create_user("carol").await;
     let mut admin_socket = node.connect(&admin).await;
-    admin_socket.send(json!({"type": "presence_sub", "ids": [bob_id]})).await;
+    admin_socket
+        .send(json!({"type": "presence_sub", "ids": [bob_id]}))
+        .await;
 
     // Bob connecting makes him active for his subscribers.
     let mut bob_socket = node.connect(&bob).await;

@@ -42,6 +42,12 @@ pub enum Role {
     Admin,
     /// A regular member.
     Member,
+    /// A multi-channel guest (Slack's `is_restricted`): sees and posts only in
+    /// the channels they were given.
+    MultiChannelGuest,
+    /// A single-channel guest (Slack's `is_ultra_restricted`): like a
+    /// multi-channel guest, given one channel.
+    SingleChannelGuest,
 }
 
 impl Role {
@@ -52,17 +58,42 @@ impl Role {
             Role::Owner => "owner",
             Role::Admin => "admin",
             Role::Member => "member",
+            Role::MultiChannelGuest => "multi_channel_guest",
+            Role::SingleChannelGuest => "single_channel_guest",
         }
     }
 
     /// Parses a stored role name; unknown names read as `Member`.
     pub fn parse(value: &str) -> Role {
+        Role::from_name(value).unwrap_or(Role::Member)
+    }
+
+    /// Parses a role name as [`Role::as_str`] writes it; `None` when unknown.
+    pub fn from_name(value: &str) -> Option<Role> {
         match value {
-            "primary_owner" => Role::PrimaryOwner,
-            "owner" => Role::Owner,
-            "admin" => Role::Admin,
-            _ => Role::Member,
+            "primary_owner" => Some(Role::PrimaryOwner),
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            "multi_channel_guest" => Some(Role::MultiChannelGuest),
+            "single_channel_guest" => Some(Role::SingleChannelGuest),
+            _ => None,
         }
+    }
+
+    /// Returns whether the role is an owner (primary or not).
+    pub fn is_owner(self) -> bool {
+        matches!(self, Role::PrimaryOwner | Role::Owner)
+    }
+
+    /// Returns whether the role administers the team: admins and owners.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::PrimaryOwner | Role::Owner | Role::Admin)
+    }
+
+    /// Returns whether the role is a guest of either kind.
+    pub fn is_guest(self) -> bool {
+        matches!(self, Role::MultiChannelGuest | Role::SingleChannelGuest)
     }
 }
 
@@ -142,11 +173,13 @@ impl User {
             "profile": profile,
             "is_bot": self.is_bot,
             "is_app_user": false,
-            "is_admin": matches!(self.role, Role::Admin | Role::Owner | Role::PrimaryOwner),
-            "is_owner": matches!(self.role, Role::Owner | Role::PrimaryOwner),
+            "is_admin": self.role.is_admin(),
+            "is_owner": self.role.is_owner(),
             "is_primary_owner": self.role == Role::PrimaryOwner,
-            "is_restricted": false,
-            "is_ultra_restricted": false,
+            // Slack flags both guest kinds as restricted, and single-channel
+            // guests also as ultra restricted.
+            "is_restricted": self.role.is_guest(),
+            "is_ultra_restricted": self.role == Role::SingleChannelGuest,
             "updated": self.updated.seconds(),
         })
     }

@@ -106,6 +106,12 @@ pub enum ApiError {
     MissingDuration,
     /// `dnd.endSnooze` was called while no snooze runs.
     SnoozeNotActive,
+    /// The method needs an admin or owner.
+    NotAnAdmin,
+    /// The method does not accept this kind of token (bot tokens on admin methods).
+    NotAllowedTokenType,
+    /// The target user is deactivated.
+    UserDisabled,
 }
 
 impl ApiError {
@@ -161,6 +167,9 @@ impl ApiError {
             ApiError::InvalidPresence => "invalid_presence",
             ApiError::MissingDuration => "missing_duration",
             ApiError::SnoozeNotActive => "snooze_not_active",
+            ApiError::NotAnAdmin => "not_an_admin",
+            ApiError::NotAllowedTokenType => "not_allowed_token_type",
+            ApiError::UserDisabled => "user_disabled",
         }
     }
 }

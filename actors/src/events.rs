@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::{Channel, Message};
+use crate::domain::{Channel, Message, User};
 use crate::ids::{ChannelId, UserId};
 use crate::ts::Ts;
 
@@ -289,4 +289,15 @@ mod tests {
         assert_eq!(frame["reply_to"], 3);
         assert_eq!(frame["time"], 42);
     }
+}
+
+/// `user_change`, sent to the whole team when a user's role, flags or profile
+/// changed; `user` has the `users.info` shape.
+pub fn user_change(user: &User) -> Bytes {
+    encode(&json!({ "type": "user_change", "user": user.to_api(), "event_ts": Ts::now() }))
+}
+
+/// `team_join`, sent to the whole team when a user (such as a guest) joins it.
+pub fn team_join(user: &User) -> Bytes {
+    encode(&json!({ "type": "team_join", "user": user.to_api(), "event_ts": Ts::now() }))
 }

@@ -13,6 +13,7 @@ use crate::domain::Message;
 use crate::error::ApiError;
 use crate::ids::{ChannelId, TeamId, UserId};
 use crate::node::NodeMsg;
+use crate::policy::{self, Action, Actor};
 use crate::ports::{Store, StoreError, Write};
 use crate::registry::Registry;
 use crate::storage::{Completion, StorageMsg};
@@ -187,6 +188,45 @@ impl Hub {
         request.validate()?;
         let channel = self.channel(team_id, channel_id).await?;
         ask(&channel, |reply| ChannelMsg::Post { request, reply }).await?
+    }
+
+    /// Checks through the permission policy that a user may post (or type) in a
+    /// conversation, reading the user, the conversation and the membership from
+    /// the store, so a deactivation or role change applies to the next frame.
+    pub async fn authorize_post(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<(), ApiError> {
+        let store = self.store();
+        let failed = |what: &'static str| {
+            move |error: StoreError| {
+                tracing::error!(team = %team_id, user = %user_id, channel = %channel_id, %error, "{what} failed");
+                ApiError::InternalError
+            }
+        };
+        let user = store
+            .user(team_id, user_id)
+            .await
+            .map_err(failed("user lookup"))?
+            .ok_or(ApiError::AccountInactive)?;
+        let channel = store
+            .channel(team_id, channel_id)
+            .await
+            .map_err(failed("channel lookup"))?
+            .ok_or(ApiError::ChannelNotFound)?;
+        let is_member = store
+            .is_member(team_id, channel_id, user_id)
+            .await
+            .map_err(failed("membership lookup"))?;
+        policy::check(
+            Actor::User(&user),
+            Action::Post {
+                channel: &channel,
+                is_member,
+            },
+        )
     }
 
     /// Queues a frame on every live session of a user.

@@ -13,6 +13,7 @@
 //!    └─ PresenceActor (per connected user)
 //! ```
 
+pub mod audit;
 pub mod channel;
 pub mod domain;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod events;
 pub mod hub;
 pub mod ids;
 pub mod node;
+pub mod policy;
 pub mod ports;
 pub mod presence;
 pub mod presence_registry;

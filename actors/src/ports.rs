@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
 use crate::ids::{ChannelId, TeamId, UserId};
 use crate::ts::Ts;
@@ -125,6 +126,17 @@ pub enum Write {
         /// Hex SHA-256 of the cookie text.
         hash: String,
     },
+    /// Mark every token of a user as revoked (deactivation). Succeeds when the
+    /// user has no token.
+    RevokeUserTokens {
+        /// Team of the user.
+        team_id: TeamId,
+        /// The user.
+        user_id: UserId,
+    },
+    /// Append an entry to the team's audit log; the store assigns its `id`, one
+    /// above the team's highest.
+    InsertAuditEntry(AuditEntry),
 }
 
 /// Which conversations a listing returns.
@@ -297,4 +309,14 @@ pub trait Store: Send + Sync + 'static {
         team_id: &TeamId,
         channel_id: &ChannelId,
     ) -> Result<Option<Ts>, StoreError>;
+
+    /// Returns a page of the team's audit log in ascending `id` order.
+    async fn audit_entries(
+        &self,
+        team_id: &TeamId,
+        page: Page<u64>,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Returns the highest audit entry `id` of the team, 0 when the log is empty.
+    async fn last_audit_id(&self, team_id: &TeamId) -> Result<u64, StoreError>;
 }

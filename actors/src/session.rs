@@ -149,6 +149,14 @@ impl SessionState {
                     self.reject(id.as_ref(), ApiError::ChannelNotFound);
                     return;
                 };
+                let allowed = self
+                    .hub
+                    .authorize_post(&self.handle.team_id, &channel_id, &self.handle.user_id)
+                    .await;
+                if let Err(error) = allowed {
+                    self.reject(id.as_ref(), error);
+                    return;
+                }
                 match self.hub.channel(&self.handle.team_id, &channel_id).await {
                     Ok(channel) => {
                         let user = self.handle.user_id.clone();
@@ -193,6 +201,9 @@ impl SessionState {
     /// Posts a `message` frame as the session's user.
     async fn post(&self, frame: &Map<String, Value>) -> Result<crate::domain::Message, ApiError> {
         let channel_id = channel_arg(frame).ok_or(ApiError::ChannelNotFound)?;
+        self.hub
+            .authorize_post(&self.handle.team_id, &channel_id, &self.handle.user_id)
+            .await?;
         let thread_ts = match frame.get("thread_ts").and_then(Value::as_str) {
             Some(ts) => Some(ts.parse::<Ts>().map_err(|_| ApiError::InvalidTs)?),
             None => None,

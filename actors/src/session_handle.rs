@@ -20,10 +20,15 @@ pub enum CloseReason {
     InternalError,
     /// The client closed the socket.
     ClientClosed,
+    /// The user was deactivated.
+    AccountInactive,
+    /// An admin ended the user's sessions (`admin.users.session.reset`).
+    SessionReset,
 }
 
 impl CloseReason {
-    /// Returns the WebSocket close code: 1008 (policy) for a slow consumer, 1001
+    /// Returns the WebSocket close code: 1008 (policy) for a slow consumer, a
+    /// deactivated account or a session reset, 1001
     /// (going away) for shutdown, 1011 (internal error) for a failure.
     pub fn code(self) -> u16 {
         match self {
@@ -31,6 +36,7 @@ impl CloseReason {
             CloseReason::Shutdown => 1001,
             CloseReason::InternalError => 1011,
             CloseReason::ClientClosed => 1000,
+            CloseReason::AccountInactive | CloseReason::SessionReset => 1008,
         }
     }
 
@@ -41,6 +47,8 @@ impl CloseReason {
             CloseReason::Shutdown => "server_shutdown",
             CloseReason::InternalError => "internal_error: reconnect",
             CloseReason::ClientClosed => "client closed",
+            CloseReason::AccountInactive => "account_inactive",
+            CloseReason::SessionReset => "session_reset",
         }
     }
 }

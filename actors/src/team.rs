@@ -3,6 +3,7 @@
 //! sessions, and broadcasts team-wide events to every session of the team.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -13,6 +14,7 @@ use crate::error::ApiError;
 use crate::events;
 use crate::hub::Hub;
 use crate::ids::{BotId, ChannelId, SessionId, TeamId, UserId};
+use crate::ports::Page;
 use crate::presence::{PresenceActor, PresenceArgs, PresenceMsg};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
 use crate::session_handle::{session_channel, CloseReason, SessionHandle, SessionOutbound};
@@ -57,7 +59,21 @@ pub enum TeamMsg {
         /// Reason sent in the close frame.
         reason: CloseReason,
     },
+    /// Apply the live effects of admin actions committed since the last poll:
+    /// close the sessions of deactivated or reset users and send `user_change`
+    /// and `team_join`. Admin actions reach the node only through the audit log,
+    /// whether this node's API or the `switchboard admin` command line (another
+    /// process on the same store) committed them. Sent every
+    /// [`ADMIN_LOG_POLL_INTERVAL`].
+    PollAdminLog,
 }
+
+/// How often a team actor reads its team's new audit entries, which bounds how
+/// long a deactivated user's socket stays open after the commit.
+pub const ADMIN_LOG_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Maximum number of audit entries applied per poll; the rest wait for the next.
+const ADMIN_LOG_PAGE: usize = 100;
 
 /// Arguments of a team actor.
 pub struct TeamArgs {
@@ -87,6 +103,8 @@ pub struct TeamState {
     children: HashMap<ActorId, Child>,
     /// Open sessions of the team.
     sessions: HashMap<SessionId, SessionHandle>,
+    /// Highest audit entry id whose live effects were applied.
+    audit_seen: u64,
 }
 
 /// The team actor (see the module docs).
@@ -99,7 +117,7 @@ impl Actor for TeamActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: TeamArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let team = args
@@ -108,12 +126,18 @@ impl Actor for TeamActor {
             .team(&args.team_id)
             .await?
             .ok_or_else(|| format!("team {} not found", args.team_id))?;
+        // Earlier actions need no live effect: no session of this team is open
+        // on this node yet, and new sessions check the user when they open.
+        let audit_seen = args.hub.store().last_audit_id(&team.id).await?;
+        // The timer task ends when this actor stops.
+        myself.send_interval(ADMIN_LOG_POLL_INTERVAL, || TeamMsg::PollAdminLog);
         tracing::info!(team = %team.id, name = %team.name, "team loaded");
         Ok(TeamState {
             hub: args.hub,
             team,
             children: HashMap::new(),
             sessions: HashMap::new(),
+            audit_seen,
         })
     }
 
@@ -152,10 +176,9 @@ impl Actor for TeamActor {
                 state.sessions.retain(|_, handle| handle.deliver(&frame));
             }
             TeamMsg::CloseUserSessions { user_id, reason } => {
-                for handle in state.sessions.values().filter(|h| h.user_id == user_id) {
-                    handle.close(reason);
-                }
+                state.close_user_sessions(&user_id, reason);
             }
+            TeamMsg::PollAdminLog => state.poll_admin_log().await,
         }
         Ok(())
     }
@@ -212,6 +235,56 @@ impl Actor for TeamActor {
 }
 
 impl TeamState {
+    fn close_user_sessions(&self, user_id: &UserId, reason: CloseReason) {
+        for handle in self.sessions.values().filter(|h| &h.user_id == user_id) {
+            handle.close(reason);
+        }
+    }
+
+    /// Applies the live effects of the audit entries committed since the last
+    /// poll, in log order. A failed read is logged and retried on the next poll.
+    async fn poll_admin_log(&mut self) {
+        let page = Page {
+            after: Some(self.audit_seen),
+            limit: ADMIN_LOG_PAGE,
+        };
+        let entries = match self.hub.store().audit_entries(&self.team.id, page).await {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(team = %self.team.id, %error, "reading the audit log failed; retrying on the next poll");
+                return;
+            }
+        };
+        for entry in entries {
+            let effect = entry.live_effect();
+            if let Some(reason) = effect.close_sessions {
+                self.close_user_sessions(&entry.target, reason);
+            }
+            let mut announced = effect.changed_users;
+            if effect.joined {
+                announced.push(entry.target.clone());
+            }
+            for user_id in announced {
+                let user = match self.hub.store().user(&self.team.id, &user_id).await {
+                    Ok(Some(user)) => user,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        tracing::warn!(team = %self.team.id, user = %user_id, %error, "loading a changed user failed; their event is not sent");
+                        continue;
+                    }
+                };
+                let frame = if effect.joined {
+                    events::team_join(&user)
+                } else {
+                    events::user_change(&user)
+                };
+                self.sessions.retain(|_, handle| handle.deliver(&frame));
+            }
+            tracing::info!(team = %self.team.id, entry = entry.id, action = entry.action.as_str(), target = %entry.target, "applied admin action");
+            self.audit_seen = entry.id;
+        }
+    }
+
     async fn ensure_channel(
         &mut self,
         myself: &ActorRef<TeamMsg>,
@@ -287,6 +360,15 @@ impl TeamState {
         user_id: UserId,
         bot_id: Option<BotId>,
     ) -> Result<OpenedSession, ApiError> {
+        // The user may have been deactivated between `rtm.connect` and now.
+        match self.hub.store().user(&self.team.id, &user_id).await {
+            Ok(Some(user)) if !user.deleted => {}
+            Ok(_) => return Err(ApiError::AccountInactive),
+            Err(error) => {
+                tracing::error!(user = %user_id, %error, "loading a connecting user failed");
+                return Err(ApiError::InternalError);
+            }
+        }
         let registry = self.hub.registry();
         let session_id = registry.next_session_id();
         let (handle, outbound) = session_channel(

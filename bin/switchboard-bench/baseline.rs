@@ -78,6 +78,8 @@ fn channel_of(path: &str) -> Option<u32> {
         .and_then(|number| number.parse().ok())
 }
 
+// The handshake callback's error type is tungstenite's, which is large.
+#[allow(clippy::result_large_err)]
 async fn serve_socket(stream: TcpStream, subscribers: Subscribers) {
     let mut channel = None;
     let callback = |request: &Request, response: Response| {
@@ -85,7 +87,9 @@ async fn serve_socket(stream: TcpStream, subscribers: Subscribers) {
         Ok(response)
     };
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let Ok(socket) = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await else {
+    let Ok(socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await
+    else {
         return;
     };
     let Some(channel) = channel else {
@@ -151,7 +155,11 @@ async fn serve_posts(stream: TcpStream, subscribers: Subscribers) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
 
         // Headers: only Content-Length matters.
         let mut length = 0usize;

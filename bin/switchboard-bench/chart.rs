@@ -18,7 +18,9 @@ pub fn draw(report: &Report, path: &Path) -> anyhow::Result<()> {
         "switchboard-bench ({} mode, {} CPUs, {})",
         report.plan.mode, report.machine.cpus, report.machine.cpu_model
     );
-    let root = root.titled(&title, ("sans-serif", 20)).map_err(plot_error)?;
+    let root = root
+        .titled(&title, ("sans-serif", 20))
+        .map_err(plot_error)?;
     let panels = root.split_evenly((3, 1));
     draw_inproc(report, &panels[0])?;
     draw_deliveries(report, &panels[1])?;
@@ -51,11 +53,17 @@ fn draw_inproc(report: &Report, area: &Area) -> anyhow::Result<()> {
     let max_y = points.iter().map(|p| p.1).fold(10.0, f64::max) * 3.0;
     let min_y = points.iter().map(|p| p.1).fold(f64::MAX, f64::min) / 3.0;
     let mut chart = ChartBuilder::on(area)
-        .caption("In-process deliveries/s by channel members", ("sans-serif", 16))
+        .caption(
+            "In-process deliveries/s by channel members",
+            ("sans-serif", 16),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(80)
-        .build_cartesian_2d((0.5f64..max_x).log_scale(), (min_y.max(1.0)..max_y).log_scale())
+        .build_cartesian_2d(
+            (0.5f64..max_x).log_scale(),
+            (min_y.max(1.0)..max_y).log_scale(),
+        )
         .map_err(plot_error)?;
     chart
         .configure_mesh()
@@ -69,7 +77,11 @@ fn draw_inproc(report: &Report, area: &Area) -> anyhow::Result<()> {
         .draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2)))
         .map_err(plot_error)?;
     chart
-        .draw_series(points.iter().map(|&point| Circle::new(point, 4, BLUE.filled())))
+        .draw_series(
+            points
+                .iter()
+                .map(|&point| Circle::new(point, 4, BLUE.filled())),
+        )
         .map_err(plot_error)?;
     Ok(())
 }
@@ -90,7 +102,10 @@ fn draw_deliveries(report: &Report, area: &Area) -> anyhow::Result<()> {
     let top = bars.iter().map(|bar| bar.1).fold(1.0, f64::max) * 1.15;
     let labels: Vec<String> = bars.iter().map(|bar| bar.0.clone()).collect();
     let mut chart = ChartBuilder::on(area)
-        .caption("WebSocket deliveries/s, posting as fast as accepted", ("sans-serif", 16))
+        .caption(
+            "WebSocket deliveries/s, posting as fast as accepted",
+            ("sans-serif", 16),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(80)
@@ -120,9 +135,17 @@ fn draw_latency(report: &Report, area: &Area) -> anyhow::Result<()> {
         .ws
         .iter()
         .filter_map(|run| {
-            let latency = run.phases.iter().find(|phase| phase.name == "rate")?.latency.as_ref()?;
+            let latency = run
+                .phases
+                .iter()
+                .find(|phase| phase.name == "rate")?
+                .latency
+                .as_ref()?;
             let ms = |micros: u64| micros as f64 / 1000.0;
-            Some((run.label.clone(), [ms(latency.p50_us), ms(latency.p99_us), ms(latency.p999_us)]))
+            Some((
+                run.label.clone(),
+                [ms(latency.p50_us), ms(latency.p99_us), ms(latency.p999_us)],
+            ))
         })
         .collect();
     if groups.is_empty() {
@@ -155,7 +178,10 @@ fn draw_latency(report: &Report, area: &Area) -> anyhow::Result<()> {
         chart
             .draw_series(groups.iter().enumerate().map(|(index, group)| {
                 let left = index as f64 - 0.3 + quantile as f64 * 0.2;
-                Rectangle::new([(left, 0.0), (left + 0.18, group.1[quantile])], color.filled())
+                Rectangle::new(
+                    [(left, 0.0), (left + 0.18, group.1[quantile])],
+                    color.filled(),
+                )
             }))
             .map_err(plot_error)?
             .label(name)

@@ -167,10 +167,16 @@ impl Plan {
             );
         }
         if !(self.rate > 0.0 && self.rate <= 1_000_000.0) {
-            bail!("invalid --rate {}: use more than 0 and at most 1000000 posts/s", self.rate);
+            bail!(
+                "invalid --rate {}: use more than 0 and at most 1000000 posts/s",
+                self.rate
+            );
         }
         if self.duration_secs == 0 || self.duration_secs > MAX_DURATION_SECS {
-            bail!("invalid --duration {}: use 1 to {MAX_DURATION_SECS} seconds", self.duration_secs);
+            bail!(
+                "invalid --duration {}: use 1 to {MAX_DURATION_SECS} seconds",
+                self.duration_secs
+            );
         }
         if self.posters == 0 || self.posters > 1024 {
             bail!("invalid --posters {}: use 1 to 1024", self.posters);

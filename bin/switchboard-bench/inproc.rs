@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 use switchboard_actors::channel::PostRequest;
 use switchboard_actors::domain::{Channel, Message, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
-use switchboard_actors::{ApiError, Hub};
 use switchboard_actors::ports::Write;
 use switchboard_actors::session_handle::SessionOutbound;
+use switchboard_actors::{ApiError, Hub};
 use switchboard_engine::directory::create_team;
 use switchboard_engine::{Config, Engine};
 
@@ -96,7 +96,9 @@ pub async fn run(plan: &Plan, progress: &Progress) -> anyhow::Result<InprocResul
         session_queue: SESSION_QUEUE,
         ..Config::default()
     };
-    let engine = Engine::start(config).await.context("starting the engine failed")?;
+    let engine = Engine::start(config)
+        .await
+        .context("starting the engine failed")?;
     let result = run_on(&engine, plan, progress).await;
     engine.stop().await;
     result
@@ -129,7 +131,10 @@ async fn run_on(engine: &Engine, plan: &Plan, progress: &Progress) -> anyhow::Re
 
     let mut sizes = Vec::new();
     for (members, channel) in &channels {
-        let result = measure_size(engine, plan, progress, &team_id, &users, channel, *members, &counters).await?;
+        let result = measure_size(
+            engine, plan, progress, &team_id, &users, channel, *members, &counters,
+        )
+        .await?;
         sizes.push(result);
     }
 
@@ -234,7 +239,12 @@ async fn measure_size(
         hub: engine.hub().clone(),
         team_id: team_id.clone(),
         channel_id: channel.id.clone(),
-        authors: Arc::new(users[..members].iter().map(|user| user.id.clone()).collect()),
+        authors: Arc::new(
+            users[..members]
+                .iter()
+                .map(|user| user.id.clone())
+                .collect(),
+        ),
     };
 
     // Warm-up: the first post starts the channel actor, which loads members.
@@ -246,10 +256,13 @@ async fn measure_size(
         .map_err(|error| anyhow!("warm-up post to {} failed: {error}", channel.id))?;
     let warmed = wait_for(&counters.messages, before + members as u64, SETTLE_TIMEOUT).await;
     if !warmed {
-        bail!("the warm-up post to a channel of {members} members was not delivered to every member");
+        bail!(
+            "the warm-up post to a channel of {members} members was not delivered to every member"
+        );
     }
 
-    let posts = (plan.inproc_deliveries / members as u64).clamp(plan.inproc_min_posts, plan.inproc_max_posts);
+    let posts = (plan.inproc_deliveries / members as u64)
+        .clamp(plan.inproc_min_posts, plan.inproc_max_posts);
     let next = Arc::new(AtomicU64::new(1));
     let accepted = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -318,7 +331,9 @@ impl Poster {
             text: format!("inproc benchmark message {index}"),
             ..PostRequest::default()
         };
-        self.hub.post_message(&self.team_id, &self.channel_id, request).await
+        self.hub
+            .post_message(&self.team_id, &self.channel_id, request)
+            .await
     }
 }
 

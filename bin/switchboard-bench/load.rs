@@ -214,13 +214,18 @@ pub async fn connect(
         let http = http.clone();
         let stopped = stopped.clone();
         tasks.spawn(async move {
-            let permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            let permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
             let opened = tokio::time::timeout(CONNECT_TIMEOUT, open(&connect, &http)).await;
             drop(permit);
             let socket = match opened {
                 Ok(Ok(socket)) => socket,
                 Ok(Err(error)) => return connect_failed(&shared, format!("{error:#}")),
-                Err(_) => return connect_failed(&shared, format!("timed out after {CONNECT_TIMEOUT:?}")),
+                Err(_) => {
+                    return connect_failed(&shared, format!("timed out after {CONNECT_TIMEOUT:?}"))
+                }
             };
             shared.connected.fetch_add(1, Ordering::Relaxed);
             receive(socket, shared, stopped).await;
@@ -289,9 +294,15 @@ async fn open(connect: &Connect, http: &reqwest::Client) -> anyhow::Result<Socke
         }
     };
     let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
-        .await
-        .with_context(|| format!("opening the WebSocket failed (ticket URL redacted, host {})", host_of(&url)))?;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the WebSocket failed (ticket URL redacted, host {})",
+                    host_of(&url)
+                )
+            })?;
     match socket.next().await {
         Some(Ok(Message::Text(text))) if text.contains(r#""hello""#) => Ok(socket),
         Some(Ok(other)) => bail!("expected hello as the first frame, received {other:?}"),
@@ -343,7 +354,9 @@ fn flush(shared: &Shared, pending: &mut Vec<(usize, u64)>) {
         if !pending.iter().any(|(run, _)| *run == phase) {
             continue;
         }
-        let mut histogram = shared.histograms[phase].lock().expect("histogram lock poisoned");
+        let mut histogram = shared.histograms[phase]
+            .lock()
+            .expect("histogram lock poisoned");
         for (_, latency) in pending.iter().filter(|(run, _)| *run == phase) {
             histogram.saturating_record(*latency);
         }
@@ -410,7 +423,9 @@ impl Clients {
         };
         match phase.rate {
             None => post_closed_loop(index, phase.posters, deadline, targets, http, &counts).await,
-            Some(rate) => post_at_rate(index, rate, started, deadline, targets, http, &counts).await,
+            Some(rate) => {
+                post_at_rate(index, rate, started, deadline, targets, http, &counts).await
+            }
         }
         let post_seconds = started.elapsed().as_secs_f64();
 
@@ -459,7 +474,9 @@ impl Clients {
             }
         }
         for (index, result) in results.iter_mut().enumerate().take(MAX_PHASES) {
-            let histogram = self.shared.histograms[index].lock().expect("histogram lock poisoned");
+            let histogram = self.shared.histograms[index]
+                .lock()
+                .expect("histogram lock poisoned");
             if histogram.is_empty() {
                 continue;
             }
@@ -516,7 +533,10 @@ impl PostCounts {
     }
 
     fn accepted(&self) -> u64 {
-        self.per_target.iter().map(|count| count.load(Ordering::Relaxed)).sum()
+        self.per_target
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
     }
 
     fn record(&self, target: usize, outcome: Result<(), String>) {
@@ -536,22 +556,34 @@ impl PostCounts {
 }
 
 /// Sends one marked post and returns whether the server accepted it.
-async fn post(http: &reqwest::Client, target: &PostTarget, run: usize, seq: u64) -> Result<(), String> {
+async fn post(
+    http: &reqwest::Client,
+    target: &PostTarget,
+    run: usize,
+    seq: u64,
+) -> Result<(), String> {
     let marker = Marker {
         run,
         seq,
         sent_micros: now_micros(),
     };
-    let body = serde_json::json!({ "channel": target.channel_id, "text": marker.text() }).to_string();
+    let body =
+        serde_json::json!({ "channel": target.channel_id, "text": marker.text() }).to_string();
     let mut request = http
         .post(&target.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )
         .body(body)
         .timeout(POST_TIMEOUT);
     if let Some(token) = &target.token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.map_err(|error| format!("post request failed: {error}"))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|error| format!("post request failed: {error}"))?;
     let status = response.status();
     let bytes = response
         .bytes()
@@ -560,7 +592,10 @@ async fn post(http: &reqwest::Client, target: &PostTarget, run: usize, seq: u64)
     if memchr::memmem::find(&bytes, br#""ok":true"#).is_some() {
         Ok(())
     } else {
-        Err(format!("post rejected with {status}: {}", String::from_utf8_lossy(&bytes)))
+        Err(format!(
+            "post rejected with {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ))
     }
 }
 
@@ -617,7 +652,11 @@ async fn post_at_rate(
         }
         let due = (rate * now.duration_since(started).as_secs_f64()) as u64;
         while sent < due {
-            let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
             if Instant::now() >= deadline {
                 break 'schedule;
             }

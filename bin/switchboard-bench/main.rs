@@ -95,7 +95,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     print!("{}", report.tables());
     if let Some(path) = &cli.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {} failed", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {} failed", path.display()))?;
         eprintln!("results written to {}", path.display());
     }
     if let Some(path) = &cli.chart {
@@ -105,7 +106,14 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
 
     let complete = report.complete();
     if cli.smoke {
-        println!("smoke: {}", if complete { "every post reached every member" } else { "FAILED" });
+        println!(
+            "smoke: {}",
+            if complete {
+                "every post reached every member"
+            } else {
+                "FAILED"
+            }
+        );
         return Ok(complete);
     }
     Ok(report.errors.is_empty())
@@ -125,7 +133,10 @@ async fn run_scenarios(cli: &Cli, plan: &Plan, progress: &Progress, report: &mut
     if wants_node {
         if let Some(url) = &cli.node_url {
             if scenario.includes(Scenario::Durability) {
-                progress.println("durability: skipped, it needs a node this harness starts (no --node-url)".into());
+                progress.println(
+                    "durability: skipped, it needs a node this harness starts (no --node-url)"
+                        .into(),
+                );
             }
             match ws::run_remote(plan, url, &cli.token, progress).await {
                 Ok(result) => report.ws.push(result),
@@ -141,7 +152,9 @@ async fn run_scenarios(cli: &Cli, plan: &Plan, progress: &Progress, report: &mut
                     for durable in modes {
                         match ws::run_switchboard(plan, &binary, durable, progress).await {
                             Ok(result) => report.ws.push(result),
-                            Err(error) => report.errors.push(format!("ws (durable = {durable}): {error:#}")),
+                            Err(error) => report
+                                .errors
+                                .push(format!("ws (durable = {durable}): {error:#}")),
                         }
                     }
                 }

@@ -62,8 +62,15 @@ mod tests {
 
     #[test]
     fn marker_round_trip() {
-        let marker = Marker { run: 1, seq: 42, sent_micros: 123_456 };
-        let frame = format!(r#"{{"channel":"C1","type":"message","text":"{}","ts":"1.2"}}"#, marker.text());
+        let marker = Marker {
+            run: 1,
+            seq: 42,
+            sent_micros: 123_456,
+        };
+        let frame = format!(
+            r#"{{"channel":"C1","type":"message","text":"{}","ts":"1.2"}}"#,
+            marker.text()
+        );
         assert_eq!(Marker::find(frame.as_bytes()), Some(marker));
     }
 

@@ -77,8 +77,12 @@ impl ChildServer {
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
-        let child = command.spawn().context("starting the server process failed")?;
-        let pid = child.id().ok_or_else(|| anyhow!("the server process exited at once"))?;
+        let child = command
+            .spawn()
+            .context("starting the server process failed")?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("the server process exited at once"))?;
         let mut server = ChildServer {
             child,
             pid,
@@ -118,7 +122,11 @@ impl ChildServer {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let response = client.get(&url).timeout(Duration::from_secs(2)).send().await;
+            let response = client
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
             if let Ok(response) = response {
                 if let Ok(body) = response.text().await {
                     if body.contains(r#""ok":true"#) {
@@ -151,7 +159,10 @@ impl ChildServer {
         match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
             Ok(_) => {}
             Err(_) => {
-                tracing::warn!(pid = self.pid, "server did not stop after SIGTERM; killing it");
+                tracing::warn!(
+                    pid = self.pid,
+                    "server did not stop after SIGTERM; killing it"
+                );
                 let _ = self.child.kill().await;
             }
         }
@@ -160,7 +171,8 @@ impl ChildServer {
 
 /// Returns a loopback address with a port that was free a moment ago.
 fn free_loopback_address() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port failed")?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("finding a free loopback port failed")?;
     Ok(listener.local_addr()?)
 }
 

@@ -59,7 +59,10 @@ impl Report {
             _ => None,
         };
         let phase_figure = |run: &WsResult, name: &str, figure: fn(&PhaseResult) -> Option<f64>| {
-            run.phases.iter().find(|phase| phase.name == name).and_then(figure)
+            run.phases
+                .iter()
+                .find(|phase| phase.name == name)
+                .and_then(figure)
         };
         let deliveries = |phase: &PhaseResult| Some(phase.deliveries_per_sec);
         let p50 = |phase: &PhaseResult| phase.latency.as_ref().map(|l| l.p50_us as f64);
@@ -77,10 +80,22 @@ impl Report {
                     phase_figure(run, "rate", deliveries),
                     phase_figure(baseline, "rate", deliveries),
                 ),
-                rate_p50: ratio(phase_figure(run, "rate", p50), phase_figure(baseline, "rate", p50)),
-                rate_p99: ratio(phase_figure(run, "rate", p99), phase_figure(baseline, "rate", p99)),
-                rate_p999: ratio(phase_figure(run, "rate", p999), phase_figure(baseline, "rate", p999)),
-                memory_per_connection: ratio(run.memory_per_connection, baseline.memory_per_connection),
+                rate_p50: ratio(
+                    phase_figure(run, "rate", p50),
+                    phase_figure(baseline, "rate", p50),
+                ),
+                rate_p99: ratio(
+                    phase_figure(run, "rate", p99),
+                    phase_figure(baseline, "rate", p99),
+                ),
+                rate_p999: ratio(
+                    phase_figure(run, "rate", p999),
+                    phase_figure(baseline, "rate", p999),
+                ),
+                memory_per_connection: ratio(
+                    run.memory_per_connection,
+                    baseline.memory_per_connection,
+                ),
             });
         }
         self.ratios = ratios;
@@ -89,10 +104,9 @@ impl Report {
     /// Returns whether every scenario ran and delivered every post it made.
     pub fn complete(&self) -> bool {
         self.errors.is_empty()
-            && self
-                .inproc
-                .as_ref()
-                .is_none_or(|inproc| inproc.sessions_closed == 0 && inproc.sizes.iter().all(|s| s.complete()))
+            && self.inproc.as_ref().is_none_or(|inproc| {
+                inproc.sessions_closed == 0 && inproc.sizes.iter().all(|s| s.complete())
+            })
             && self.ws.iter().all(WsResult::complete)
     }
 
@@ -105,7 +119,10 @@ impl Report {
             "\nMachine: {} ({} CPUs, {} GiB), mode {}",
             machine.cpu_model,
             machine.cpus,
-            machine.memory_bytes.map_or("?".into(), |bytes| format!("{:.1}", bytes as f64 / 1024f64.powi(3))),
+            machine.memory_bytes.map_or("?".into(), |bytes| format!(
+                "{:.1}",
+                bytes as f64 / 1024f64.powi(3)
+            )),
             self.plan.mode
         );
         if let Some(inproc) = &self.inproc {
@@ -164,12 +181,24 @@ impl Report {
         let _ = writeln!(
             out,
             "{:<26} {:<5} {:>9} {:>13} {:>8} {:>8} {:>9} {:>8} {:>12} {:>9}",
-            "server", "phase", "posts/s", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "mem/conn KB", "complete"
+            "server",
+            "phase",
+            "posts/s",
+            "deliveries/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+            "mem/conn KB",
+            "complete"
         );
         for run in &self.ws {
             for phase in &run.phases {
                 let latency = |pick: fn(&crate::load::Latency) -> u64| {
-                    phase.latency.as_ref().map_or("-".into(), |l| format!("{:.2}", pick(l) as f64 / 1000.0))
+                    phase
+                        .latency
+                        .as_ref()
+                        .map_or("-".into(), |l| format!("{:.2}", pick(l) as f64 / 1000.0))
                 };
                 let _ = writeln!(
                     out,
@@ -182,11 +211,16 @@ impl Report {
                     latency(|l| l.p99_us),
                     latency(|l| l.p999_us),
                     latency(|l| l.max_us),
-                    run.memory_per_connection.map_or("-".into(), |bytes| format!("{:.1}", bytes / 1024.0)),
+                    run.memory_per_connection
+                        .map_or("-".into(), |bytes| format!("{:.1}", bytes / 1024.0)),
                     yes_no(phase.complete() && run.closed_by_server == 0),
                 );
                 if let Some(error) = &phase.first_error {
-                    let _ = writeln!(out, "    {} failed posts; first: {error}", phase.failed_posts);
+                    let _ = writeln!(
+                        out,
+                        "    {} failed posts; first: {error}",
+                        phase.failed_posts
+                    );
                 }
             }
         }
@@ -202,7 +236,13 @@ impl Report {
         let _ = writeln!(
             out,
             "{:<26} {:>14} {:>15} {:>9} {:>9} {:>10} {:>9}",
-            "server", "max deliv/s", "rate deliv/s", "rate p50", "rate p99", "rate p99.9", "mem/conn"
+            "server",
+            "max deliv/s",
+            "rate deliv/s",
+            "rate p50",
+            "rate p99",
+            "rate p99.9",
+            "mem/conn"
         );
         let show = |value: Option<f64>| value.map_or("-".into(), |v| format!("{v:.2}"));
         for ratio in &self.ratios {

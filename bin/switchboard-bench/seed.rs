@@ -4,9 +4,7 @@
 
 use anyhow::{anyhow, Context};
 
-use switchboard_actors::domain::{
-    Channel, ChannelKind, Profile, Role, TokenKind, TopicInfo, User,
-};
+use switchboard_actors::domain::{Channel, ChannelKind, Profile, Role, TokenKind, TopicInfo, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{Store, Write};
 use switchboard_actors::ts::Ts;

@@ -23,6 +23,8 @@ pub fn raise_file_limit() -> std::io::Result<u64> {
             }
         }
     }
+    // `rlim_t` is not `u64` on every platform.
+    #[allow(clippy::unnecessary_cast)]
     Ok(limit.rlim_cur as u64)
 }
 
@@ -60,11 +62,13 @@ impl Machine {
                     .map(|(_, model)| model.trim().to_owned())
             })
             .unwrap_or_else(|| "unknown".into());
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
-            let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        });
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|info| {
+                let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
         Machine {
             cpu_model,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -85,7 +85,10 @@ pub async fn run_switchboard(
     durable: bool,
     progress: &Progress,
 ) -> anyhow::Result<WsResult> {
-    let label = format!("switchboard {}", if durable { "durable" } else { "non-durable" });
+    let label = format!(
+        "switchboard {}",
+        if durable { "durable" } else { "non-durable" }
+    );
     let data_dir = tempfile::tempdir().context("creating a temporary data directory failed")?;
     let config = Config {
         data_dir: data_dir.path().to_owned(),
@@ -135,7 +138,17 @@ async fn seed_and_load(
             members: channel.client_tokens.len() as u64,
         });
     }
-    let result = run_load(plan, label, "switchboard", Some(durable), clients, targets, Some(&node), progress).await;
+    let result = run_load(
+        plan,
+        label,
+        "switchboard",
+        Some(durable),
+        clients,
+        targets,
+        Some(&node),
+        progress,
+    )
+    .await;
     node.stop().await;
     result
 }
@@ -160,7 +173,17 @@ pub async fn run_baseline(plan: &Plan, progress: &Progress) -> anyhow::Result<Ws
             members: members_of(channel, plan.clients, plan.channels),
         })
         .collect();
-    let result = run_load(plan, label, "baseline", None, clients, targets, Some(&server), progress).await;
+    let result = run_load(
+        plan,
+        label,
+        "baseline",
+        None,
+        clients,
+        targets,
+        Some(&server),
+        progress,
+    )
+    .await;
     server.stop().await;
     result
 }
@@ -185,10 +208,16 @@ pub async fn run_remote(
     progress.set("remote: creating channels".into());
     let suffix = std::process::id();
     let mut channel_ids = Vec::with_capacity(plan.channels);
-    for channel in 0..plan.channels {
-        let body = call(&http, &base, "conversations.create", &tokens[channel], serde_json::json!({
-            "name": format!("bench-{suffix}-{channel}"),
-        }))
+    for (channel, token) in tokens.iter().enumerate().take(plan.channels) {
+        let body = call(
+            &http,
+            &base,
+            "conversations.create",
+            token,
+            serde_json::json!({
+                "name": format!("bench-{suffix}-{channel}"),
+            }),
+        )
         .await?;
         let id = body["channel"]["id"]
             .as_str()
@@ -197,7 +226,14 @@ pub async fn run_remote(
     }
     for (index, token) in tokens.iter().enumerate().skip(plan.channels) {
         let channel = &channel_ids[index % plan.channels];
-        call(&http, &base, "conversations.join", token, serde_json::json!({ "channel": channel })).await?;
+        call(
+            &http,
+            &base,
+            "conversations.join",
+            token,
+            serde_json::json!({ "channel": channel }),
+        )
+        .await?;
     }
 
     let clients = (0..plan.clients)
@@ -220,7 +256,17 @@ pub async fn run_remote(
             members: members[channel],
         })
         .collect();
-    run_load(plan, "remote node".into(), "remote", None, clients, targets, None, progress).await
+    run_load(
+        plan,
+        "remote node".into(),
+        "remote",
+        None,
+        clients,
+        targets,
+        None,
+        progress,
+    )
+    .await
 }
 
 /// Calls a Web API method with a JSON body and returns the body when `ok`.
@@ -268,7 +314,9 @@ async fn run_load(
     let count = clients.len();
     let rss_before = server.and_then(ChildServer::rss_bytes);
     let connected = load::connect(clients, &http, progress, &label).await?;
-    progress.set(format!("{label}: waiting for connect-time events to settle"));
+    progress.set(format!(
+        "{label}: waiting for connect-time events to settle"
+    ));
     connected.settle().await;
     let rss_connected = server.and_then(ChildServer::rss_bytes);
     let memory_per_connection = match (rss_before, rss_connected) {
@@ -279,7 +327,9 @@ async fn run_load(
     let targets = Arc::new(targets);
     let mut results = Vec::new();
     for (index, phase) in phases(plan).iter().enumerate() {
-        let result = connected.run_phase(index, phase, &targets, &http, progress, &label).await?;
+        let result = connected
+            .run_phase(index, phase, &targets, &http, progress, &label)
+            .await?;
         results.push(result);
     }
     let closed_by_server = connected.closed_by_server();

@@ -2,6 +2,7 @@
 //! real-time socket on warp, configuration, and [`Engine`], which composes them
 //! for the node binary or for a host program that embeds Switchboard.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;

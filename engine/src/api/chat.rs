@@ -6,6 +6,7 @@ use switchboard_actors::channel::{ChannelMsg, PostRequest};
 use switchboard_actors::domain::{validate_message_text, Message};
 use switchboard_actors::hub::ask;
 use switchboard_actors::ids::{is_valid_id, ChannelId};
+use switchboard_actors::policy::{self, Action, Actor};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::ApiError;
 
@@ -81,7 +82,14 @@ pub async fn post_message(api: &Api, caller: &Caller, params: &Params) -> Method
     let thread_ts = params.ts("thread_ts", ApiError::InvalidTs)?;
     let extra = extra_fields(caller, params)?;
     let channel_id = resolve_target(api, caller, params).await?;
-    api.visible_channel(caller, &channel_id).await?;
+    let (channel, is_member) = api.visible_channel(caller, &channel_id).await?;
+    policy::check(
+        Actor::User(&caller.user),
+        Action::Post {
+            channel: &channel,
+            is_member,
+        },
+    )?;
     let request = PostRequest {
         user: caller.user.id.clone(),
         text,

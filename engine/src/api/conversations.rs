@@ -9,6 +9,7 @@ use switchboard_actors::domain::{validate_channel_name, Channel, ChannelKind, To
 use switchboard_actors::events;
 use switchboard_actors::hub::ask;
 use switchboard_actors::ids::{ChannelId, UserId};
+use switchboard_actors::policy::{self, Action, Actor};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::ApiError;
@@ -28,6 +29,12 @@ pub async fn create(api: &Api, caller: &Caller, params: &Params) -> MethodResult
     } else {
         ChannelKind::Public
     };
+    policy::check(
+        Actor::User(&caller.user),
+        Action::CreateChannel {
+            private: kind == ChannelKind::Private,
+        },
+    )?;
     let store = api.hub.store();
     if store
         .channel_by_name(caller.team_id(), &name)
@@ -107,7 +114,8 @@ pub async fn list(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
         kinds: parse_types(params)?,
         exclude_archived: params.flag("exclude_archived"),
         viewer: caller.user.id.clone(),
-        only_member: false,
+        // Guests see only the conversations they were given.
+        only_member: caller.user.role.is_guest(),
     };
     page_of_channels(api, caller, params, filter, "channels").await
 }
@@ -231,6 +239,10 @@ pub async fn invite(api: &Api, caller: &Caller, params: &Params) -> MethodResult
         if user.deleted {
             return Err(ApiError::UserNotFound);
         }
+        policy::check(
+            Actor::User(&caller.user),
+            Action::InviteToChannel { target: &user },
+        )?;
     }
 
     let actor = api.hub.channel(caller.team_id(), &channel_id).await?;
@@ -261,7 +273,14 @@ pub async fn kick(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     if user_id == caller.user.id {
         return Err(ApiError::CantKickSelf);
     }
-    let (_, member) = api.visible_channel(caller, &channel_id).await?;
+    let (channel, member) = api.visible_channel(caller, &channel_id).await?;
+    policy::check(
+        Actor::User(&caller.user),
+        Action::RemoveMember {
+            channel: &channel,
+            target: &user_id,
+        },
+    )?;
     if !member {
         return Err(ApiError::NotInChannel);
     }
@@ -423,7 +442,17 @@ async fn change(
     change: ChannelChange,
 ) -> Result<Channel, ApiError> {
     let channel_id = params.channel()?;
-    api.visible_channel(caller, &channel_id).await?;
+    let (channel, _) = api.visible_channel(caller, &channel_id).await?;
+    let manages = matches!(
+        change,
+        ChannelChange::Rename(_) | ChannelChange::Archive | ChannelChange::Unarchive
+    );
+    if manages {
+        policy::check(
+            Actor::User(&caller.user),
+            Action::ManageChannel { channel: &channel },
+        )?;
+    }
     let actor = api.hub.channel(caller.team_id(), &channel_id).await?;
     ask(&actor, |reply| ChannelMsg::Change {
         change,

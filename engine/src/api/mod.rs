@@ -2,6 +2,7 @@
 //! strings. [`Api::call`] runs one method for one caller; `http` maps it onto
 //! warp routes.
 
+mod admin;
 mod chat;
 mod conversations;
 pub mod cursor;
@@ -15,9 +16,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use switchboard_actors::domain::{Channel, TokenKind, User};
+use switchboard_actors::domain::{Channel, Role, TokenKind, User};
 use switchboard_actors::ids::{ChannelId, TeamId};
+use switchboard_actors::policy::{self, Action, Actor};
 use switchboard_actors::{ApiError, Hub};
+
+use crate::admin::UserAction;
 
 use crate::auth::{hash_token, token_team};
 use params::Params;
@@ -173,6 +177,29 @@ impl Api {
             "dnd.setSnooze" => presence::set_snooze(self, &caller, params),
             "dnd.endSnooze" => presence::end_snooze(self, &caller),
             "dnd.info" => presence::dnd_info(self, &caller, params).await,
+            "admin.users.setOwner" => {
+                admin::user_action(self, &caller, params, UserAction::SetRole(Role::Owner)).await
+            }
+            "admin.users.setAdmin" => {
+                admin::user_action(self, &caller, params, UserAction::SetRole(Role::Admin)).await
+            }
+            "admin.users.setRegular" => {
+                admin::user_action(self, &caller, params, UserAction::SetRole(Role::Member)).await
+            }
+            "admin.users.transferPrimaryOwnership" => {
+                admin::user_action(self, &caller, params, UserAction::TransferPrimaryOwner).await
+            }
+            "admin.users.remove" => {
+                admin::user_action(self, &caller, params, UserAction::Deactivate).await
+            }
+            "admin.users.reactivate" => {
+                admin::user_action(self, &caller, params, UserAction::Reactivate).await
+            }
+            "admin.users.session.reset" => {
+                admin::user_action(self, &caller, params, UserAction::ResetSessions).await
+            }
+            "admin.users.invite" => admin::invite(self, &caller, params).await,
+            "admin.audit.list" => admin::audit_list(self, &caller, params).await,
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -237,9 +264,9 @@ impl Api {
         format!("http://{}", host.unwrap_or("127.0.0.1"))
     }
 
-    /// Loads a conversation the caller may see: any public channel of their
-    /// team, or a private one they are a member of. Returns it with whether the
-    /// caller is a member.
+    /// Loads a conversation the caller may see by the permission policy (a
+    /// public channel or one they are a member of; for guests, only the
+    /// latter). Returns it with whether the caller is a member.
     async fn visible_channel(
         &self,
         caller: &Caller,
@@ -255,9 +282,13 @@ impl Api {
             .is_member(caller.team_id(), channel_id, &caller.user.id)
             .await
             .map_err(internal("membership lookup"))?;
-        if channel.kind.is_private() && !member {
-            return Err(ApiError::ChannelNotFound);
-        }
+        policy::check(
+            Actor::User(&caller.user),
+            Action::SeeChannel {
+                channel: &channel,
+                is_member: member,
+            },
+        )?;
         Ok((channel, member))
     }
 }
@@ -299,6 +330,15 @@ const METHODS: &[&str] = &[
     "dnd.setSnooze",
     "dnd.endSnooze",
     "dnd.info",
+    "admin.users.setOwner",
+    "admin.users.setAdmin",
+    "admin.users.setRegular",
+    "admin.users.transferPrimaryOwnership",
+    "admin.users.remove",
+    "admin.users.reactivate",
+    "admin.users.session.reset",
+    "admin.users.invite",
+    "admin.audit.list",
 ];
 
 fn is_known_method(method: &str) -> bool {

@@ -12,6 +12,7 @@
 //! rolled back and the batch runs again with one savepoint per write set, so the
 //! results are those of the SQLite store: a failed set is rolled back alone.
 
+mod audit;
 mod migrations;
 mod reads;
 mod rows;
@@ -23,6 +24,7 @@ use std::fmt;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
+use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
@@ -465,6 +467,18 @@ impl Store for MysqlStore {
         channel_id: &ChannelId,
     ) -> Result<Option<Ts>, StoreError> {
         read_retrying!(self, "last ts", |c| reads::last_ts(c, team_id, channel_id))
+    }
+
+    async fn audit_entries(
+        &self,
+        team_id: &TeamId,
+        page: Page<u64>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        read_retrying!(self, "audit log", |c| audit::entries(c, team_id, &page))
+    }
+
+    async fn last_audit_id(&self, team_id: &TeamId) -> Result<u64, StoreError> {
+        read_retrying!(self, "last audit id", |c| audit::last_id(c, team_id))
     }
 
     async fn login_link(

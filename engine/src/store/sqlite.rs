@@ -7,6 +7,7 @@
 //! other. All SQLite calls block, so every call runs in
 //! `tokio::task::spawn_blocking`.
 
+mod audit;
 mod connection;
 mod migrations;
 mod reads;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
+use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
@@ -436,6 +438,22 @@ impl Store for SqliteStore {
         let team_id = team_id.clone();
         let channel_id = channel_id.clone();
         self.read(move |connection| reads::last_ts(connection, &team_id, &channel_id))
+            .await
+    }
+
+    async fn audit_entries(
+        &self,
+        team_id: &TeamId,
+        page: Page<u64>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| audit::entries(connection, &team_id, &page))
+            .await
+    }
+
+    async fn last_audit_id(&self, team_id: &TeamId) -> Result<u64, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| audit::last_id(connection, &team_id))
             .await
     }
 }

@@ -13,6 +13,7 @@ use super::backend_error;
 /// order. A new file in `schema/mysql/` needs a new entry here.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../../schema/mysql/0001_init.sql")),
+    (2, include_str!("../../../../schema/mysql/0002_admin.sql")),
     (
         6,
         include_str!("../../../../schema/mysql/0006_web_sessions.sql"),

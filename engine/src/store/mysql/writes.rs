@@ -8,6 +8,7 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
+use super::audit;
 use super::rows::{
     column, email_key, extra_to_json, optional_text, profile_to_json, seconds_to_sql, ts_from_sql,
     ts_to_sql,
@@ -246,6 +247,10 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
             .await?;
             require_matched(matched, || subject)
         }
+        Write::RevokeUserTokens { team_id, user_id } => {
+            audit::revoke_user_tokens(transaction, team_id, user_id).await
+        }
+        Write::InsertAuditEntry(entry) => audit::insert(transaction, entry).await,
         Write::InsertLoginLink(link) => web_auth::insert_login_link(transaction, link).await,
         Write::UseLoginLink { team_id, hash, now } => {
             web_auth::use_login_link(transaction, team_id, hash, *now).await

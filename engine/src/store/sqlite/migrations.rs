@@ -13,6 +13,7 @@ use super::backend_error;
 /// order. A new file in `schema/sqlite/` needs a new entry here.
 pub(super) const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../../schema/sqlite/0001_init.sql")),
+    (2, include_str!("../../../../schema/sqlite/0002_admin.sql")),
     (
         6,
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),

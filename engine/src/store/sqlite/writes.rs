@@ -103,6 +103,10 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
         Write::DeleteBrowserSession { team_id, hash } => {
             web_auth::delete_browser_session(connection, team_id, hash)
         }
+        Write::RevokeUserTokens { team_id, user_id } => {
+            super::audit::revoke_user_tokens(connection, team_id, user_id)
+        }
+        Write::InsertAuditEntry(entry) => super::audit::insert(connection, entry),
     }
 }
 
