@@ -59,6 +59,9 @@ struct ServeArgs {
     /// Outbound queue per session, in frames; a full queue disconnects the client [default: 1024].
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE")]
     session_queue: Option<usize>,
+    /// Seconds a team stays loaded with no session and no request; 0 keeps teams loaded [default: 0].
+    #[arg(long, env = "SWITCHBOARD_TEAM_IDLE_SECS")]
+    team_idle_secs: Option<u64>,
 }
 
 // The subcommand names follow `switchboard admin create-…`; more verbs come later.
@@ -154,6 +157,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(queue) = args.session_queue {
         config.session_queue = queue;
+    }
+    if let Some(idle) = args.team_idle_secs {
+        config.team_idle_secs = idle;
     }
 
     let engine = Engine::start(config.clone()).await?;

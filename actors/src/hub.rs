@@ -25,6 +25,9 @@ pub struct HubSettings {
     pub session_queue: usize,
     /// Maximum number of write sets in one storage transaction.
     pub max_batch: usize,
+    /// How long a team actor stays loaded with no session and no request
+    /// before it stops and drops its cache; `None` keeps teams loaded.
+    pub team_idle: Option<std::time::Duration>,
 }
 
 impl Default for HubSettings {
@@ -32,6 +35,7 @@ impl Default for HubSettings {
         HubSettings {
             session_queue: 1024,
             max_batch: 512,
+            team_idle: None,
         }
     }
 }

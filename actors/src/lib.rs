@@ -22,11 +22,13 @@ pub mod ids;
 pub mod node;
 pub mod ports;
 pub mod presence;
+pub mod profile_push;
 pub mod registry;
 pub mod session;
 pub mod session_handle;
 pub mod storage;
 pub mod team;
+pub mod team_cache;
 pub mod ts;
 
 pub use error::ApiError;

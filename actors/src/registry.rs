@@ -11,6 +11,7 @@ use crate::ids::{ChannelId, SessionId, TeamId, UserId};
 use crate::presence::PresenceMsg;
 use crate::session_handle::SessionHandle;
 use crate::team::TeamMsg;
+use crate::team_cache::SharedTeamCache;
 
 /// The registries of one node.
 #[derive(Default)]
@@ -23,6 +24,9 @@ pub struct Registry {
     pub sessions: DashMap<UserId, Vec<SessionHandle>>,
     /// Presence actors of users who have had a session since the team loaded.
     pub presence: DashMap<UserId, ActorRef<PresenceMsg>>,
+    /// Caches of loaded teams; the team actor inserts its cache after loading
+    /// it and removes it when it stops.
+    pub caches: DashMap<TeamId, SharedTeamCache>,
     /// Source of session ids.
     next_session_id: AtomicU64,
 }

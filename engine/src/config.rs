@@ -28,6 +28,11 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// How long shutdown waits for connections and commits, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// How long a loaded team stays in memory with no session and no request,
+    /// in seconds, before its actor stops and its cache is dropped; 0 keeps
+    /// teams loaded. The team is evicted between one and two periods after
+    /// its last use.
+    pub team_idle_secs: u64,
 }
 
 impl Default for Config {
@@ -41,6 +46,7 @@ impl Default for Config {
             max_batch: 512,
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
+            team_idle_secs: 0,
         }
     }
 }

@@ -89,6 +89,8 @@ impl Engine {
         let settings = HubSettings {
             session_queue: config.session_queue,
             max_batch: config.max_batch,
+            team_idle: (config.team_idle_secs > 0)
+                .then(|| std::time::Duration::from_secs(config.team_idle_secs)),
         };
         let hub = Hub::new(store, settings);
         let node = start_node(hub.clone())

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_token, create_user, Bootstrap, NewUser};
 use switchboard_engine::{Config, Engine};
 
@@ -39,13 +40,29 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node on `data_dir`, creating the demo workspace when it is empty.
     pub async fn start(data_dir: &Path) -> TestNode {
-        let config = Config {
+        TestNode::start_with(TestNode::config(data_dir), None).await
+    }
+
+    /// Returns the configuration `start` uses: loopback, random port.
+    pub fn config(data_dir: &Path) -> Config {
+        Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.to_owned(),
             shutdown_timeout_secs: 5,
             ..Config::default()
+        }
+    }
+
+    /// Starts a node with a configuration and, when given, over a store the
+    /// test opened (such as a counting wrapper around the SQLite store).
+    pub async fn start_with(config: Config, store: Option<Arc<dyn Store>>) -> TestNode {
+        let data_dir = config.data_dir.clone();
+        let data_dir = data_dir.as_path();
+        let engine = match store {
+            Some(store) => Engine::start_with_store(config, store).await,
+            None => Engine::start(config).await,
         };
-        let engine = Arc::new(Engine::start(config).await.expect("engine starts"));
+        let engine = Arc::new(engine.expect("engine starts"));
         let listener = engine.bind().await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let api_url = format!("http://{addr}/api/");
@@ -128,7 +145,13 @@ impl TestNode {
 
     /// Opens a real-time socket through `rtm.connect` and waits for `hello`.
     pub async fn connect(&self, token: &str) -> Socket {
-        let body = self.call_ok("rtm.connect", token, json!({})).await;
+        self.connect_with("rtm.connect", token).await
+    }
+
+    /// Opens a real-time socket through a method that returns a socket `url`
+    /// (`rtm.connect`, `rtm.start`, `client.boot`) and waits for `hello`.
+    pub async fn connect_with(&self, method: &str, token: &str) -> Socket {
+        let body = self.call_ok(method, token, json!({})).await;
         let url = body["url"].as_str().expect("url").to_owned();
         let (stream, _) = tokio_tungstenite::connect_async(&url)
             .await

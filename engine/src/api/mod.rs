@@ -5,6 +5,7 @@
 mod chat;
 mod conversations;
 pub mod cursor;
+mod flannel;
 pub mod params;
 mod reactions;
 pub mod rtm;
@@ -113,8 +114,13 @@ impl Api {
         match method {
             "auth.test" => users::auth_test(self, &caller, host).await,
             "team.info" => users::team_info(self, &caller).await,
-            "users.list" => users::list(self, &caller, params).await,
-            "users.info" => users::info(self, &caller, params).await,
+            "users.list" => flannel::users_list(self, &caller, params).await,
+            "users.info" => flannel::users_info(self, &caller, params).await,
+            "users.infoBatch" => flannel::users_info_batch(self, &caller, params).await,
+            "users.search" => flannel::users_search(self, &caller, params).await,
+            "conversations.search" => flannel::conversations_search(self, &caller, params).await,
+            "rtm.start" => flannel::rtm_start(self, &caller, host).await,
+            "client.boot" => flannel::client_boot(self, &caller, host).await,
             "users.lookupByEmail" => users::lookup_by_email(self, &caller, params).await,
             "conversations.create" => conversations::create(self, &caller, params).await,
             "conversations.list" => conversations::list(self, &caller, params).await,
@@ -123,7 +129,7 @@ impl Api {
             "conversations.leave" => conversations::leave(self, &caller, params).await,
             "conversations.invite" => conversations::invite(self, &caller, params).await,
             "conversations.kick" => conversations::kick(self, &caller, params).await,
-            "conversations.members" => conversations::members(self, &caller, params).await,
+            "conversations.members" => flannel::conversations_members(self, &caller, params).await,
             "conversations.history" => conversations::history(self, &caller, params).await,
             "conversations.replies" => conversations::replies(self, &caller, params).await,
             "conversations.rename" => conversations::rename(self, &caller, params).await,
@@ -242,6 +248,11 @@ const METHODS: &[&str] = &[
     "reactions.remove",
     "reactions.get",
     "rtm.connect",
+    "rtm.start",
+    "client.boot",
+    "users.infoBatch",
+    "users.search",
+    "conversations.search",
 ];
 
 fn is_known_method(method: &str) -> bool {
