@@ -10,6 +10,7 @@ use switchboard_actors::domain::Role;
 use switchboard_actors::ids::{TeamId, UserId};
 use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
+use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::sqlite::SqliteStore;
 use switchboard_engine::{Config, Engine};
 
@@ -98,6 +99,28 @@ enum AdminCommand {
         /// Role: primary_owner, owner, admin or member.
         #[arg(long, default_value = "member")]
         role: String,
+    },
+    /// Create a synthetic team of the given size (users user0.., public
+    /// channels channel0.., memberships, messages); prints the team id and a
+    /// token of user0 as JSON.
+    Seed {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team name.
+        #[arg(long, default_value = "Seeded")]
+        name: String,
+        /// Number of users.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Number of public channels.
+        #[arg(long, default_value_t = 2_000)]
+        channels: usize,
+        /// Channels each user is a member of.
+        #[arg(long, default_value_t = 20)]
+        channels_per_user: usize,
+        /// Messages posted in each channel.
+        #[arg(long, default_value_t = 5)]
+        messages_per_channel: usize,
     },
     /// Create another token for a user; prints {"token"} as JSON.
     CreateToken {
@@ -255,6 +278,24 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let user = create_user(&store, &team_id, new).await?;
             let token = create_token(&store, &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
+        }
+        AdminCommand::Seed {
+            common,
+            name,
+            users,
+            channels,
+            channels_per_user,
+            messages_per_channel,
+        } => {
+            let store = open_store(&common)?;
+            let size = SeedSize {
+                users,
+                channels,
+                channels_per_user,
+                messages_per_channel,
+            };
+            let report = seed_team(&store, &name, &size).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         AdminCommand::CreateToken { common, team, user } => {
             let store = open_store(&common)?;
