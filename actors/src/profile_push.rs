@@ -1,5 +1,5 @@
-//! Proactive push of user profiles. A session booted with `client.boot` knows
-//! no other user, so before a message that comes from or mentions a user the
+//! Proactive push of user profiles. A session booted with `client.boot` has
+//! received no other user's profile, so before a message that comes from or mentions a user the
 //! session has not been sent, the channel actor queues that user's profile as a
 //! `user_change` event. The client can then render the message without a query.
 
@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::domain::{Message, User};
 use crate::ids::UserId;
 
-/// Which profiles one session has been sent; shared by the clones of its handle.
+/// The set of profiles one session has been sent, shared by its handle's clones.
 #[derive(Debug, Default)]
 pub struct ProfilesSent {
     /// Whether the session wants profiles pushed. Off for sessions opened by
@@ -68,8 +68,8 @@ pub fn referenced_users(message: &Message) -> Vec<UserId> {
     users
 }
 
-/// A `user_change` event carrying a full profile, as Slack sends on a profile
-/// change; the proactive push reuses its shape.
+/// Encodes a `user_change` event with a full profile. Slack sends this event
+/// on a profile change, and the proactive push reuses its shape.
 pub fn user_change(user: &User) -> Bytes {
     crate::events::encode(&json!({ "type": "user_change", "user": user.to_api() }))
 }

@@ -24,7 +24,7 @@ pub type SharedTeamCache = Arc<RwLock<TeamCache>>;
 /// Rows per store read while loading.
 const LOAD_PAGE: usize = 1000;
 
-/// What one team looks like in memory.
+/// The in-memory copy of one team's directory.
 #[derive(Debug)]
 pub struct TeamCache {
     /// The team.
@@ -42,8 +42,8 @@ pub struct TeamCache {
     /// (lower-case channel name, id) of public and private channels, sorted for
     /// prefix search. Direct messages are left out because their names are keys.
     channel_names: BTreeSet<(String, ChannelId)>,
-    /// Set on every read through [`Hub::team_cache`]; the team actor's idle
-    /// check clears it and evicts the team when it was already clear.
+    /// Use mark, set on every read through [`Hub::team_cache`]. The team
+    /// actor's idle check clears it and evicts the team when it was clear.
     used: AtomicBool,
 }
 
@@ -333,9 +333,9 @@ impl Hub {
     }
 
     /// Returns a user of a loaded team's cache. A user the cache does not hold
-    /// is read from the store and, when found, added with their memberships:
-    /// the admin commands write users straight to the store, possibly from
-    /// another process, and this is how the cache learns of them.
+    /// is read from the store and, when found, added with their memberships.
+    /// The admin commands write users straight to the store, possibly from
+    /// another process, so this is how the cache learns of them.
     pub async fn cached_user(
         &self,
         cache: &SharedTeamCache,

@@ -28,7 +28,7 @@ pub struct SeedSize {
     pub messages_per_channel: usize,
 }
 
-/// What `seed_team` created.
+/// The ids, token and counts `seed_team` created.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SeedReport {
     /// The new team.
