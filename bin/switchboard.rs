@@ -12,6 +12,7 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{Page, Store, StoreError, Write};
 use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
+use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::open_store as open_store_url;
 use switchboard_engine::store::url::StoreUrl;
 use switchboard_engine::web_auth::create_login_link;
@@ -70,6 +71,9 @@ struct ServeArgs {
     /// Outbound queue per session, in frames; a full queue disconnects the client [default: 1024].
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE")]
     session_queue: Option<usize>,
+    /// Seconds a team stays loaded with no session and no request; 0 keeps teams loaded [default: 0].
+    #[arg(long, env = "SWITCHBOARD_TEAM_IDLE_SECS")]
+    team_idle_secs: Option<u64>,
     /// Milliseconds without client frames after which a device is idle; a user whose devices are all idle is away [default: 1800000].
     #[arg(long, env = "SWITCHBOARD_PRESENCE_IDLE_MS")]
     presence_idle_ms: Option<u64>,
@@ -115,6 +119,28 @@ enum AdminCommand {
     Migrate {
         #[command(flatten)]
         common: CommonArgs,
+    },
+    /// Create a synthetic team of the given size (users user0.., public
+    /// channels channel0.., memberships, messages); prints the team id and a
+    /// token of user0 as JSON.
+    Seed {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team name.
+        #[arg(long, default_value = "Seeded")]
+        name: String,
+        /// Number of users.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Number of public channels.
+        #[arg(long, default_value_t = 2_000)]
+        channels: usize,
+        /// Channels each user is a member of.
+        #[arg(long, default_value_t = 20)]
+        channels_per_user: usize,
+        /// Messages posted in each channel.
+        #[arg(long, default_value_t = 5)]
+        messages_per_channel: usize,
     },
     /// Create another token for a user; prints {"token"} as JSON.
     CreateToken {
@@ -267,6 +293,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(queue) = args.session_queue {
         config.session_queue = queue;
+    }
+    if let Some(idle) = args.team_idle_secs {
+        config.team_idle_secs = idle;
     }
     if let Some(idle) = args.presence_idle_ms {
         config.presence_idle_ms = idle;
@@ -430,6 +459,24 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let user = create_user(store.as_ref(), &team_id, new).await?;
             let token = create_token(store.as_ref(), &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
+        }
+        AdminCommand::Seed {
+            common,
+            name,
+            users,
+            channels,
+            channels_per_user,
+            messages_per_channel,
+        } => {
+            let store = open_store(&common).await?;
+            let size = SeedSize {
+                users,
+                channels,
+                channels_per_user,
+                messages_per_channel,
+            };
+            let report = seed_team(store.as_ref(), &name, &size).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         AdminCommand::CreateToken { common, team, user } => {
             let store = open_store(&common).await?;

@@ -118,6 +118,15 @@ async function loadPresence() {
   }
 }
 
+/**
+ * Asks the node for presence changes of the users the client knows: the node
+ * sends `presence_change` only to sessions subscribed with `presence_sub`.
+ */
+function subscribePresence() {
+  const ids = [...state.users.keys()].filter((id) => id !== state.me);
+  socket?.send({ type: "presence_sub", ids });
+}
+
 function memberChannels() {
   return [...state.channels.values()].filter((c) => c.is_member && !c.is_archived);
 }
@@ -982,6 +991,7 @@ function showConnection(status) {
   }
   if (status === "open") {
     state.presence.set(state.me, "active");
+    subscribePresence();
     renderSidebar();
   }
 }

@@ -502,6 +502,33 @@ impl ChannelState {
         }
     }
 
+    /// Queues, on each subscriber that has not been sent it, the profile of
+    /// every user the message comes from or mentions, ahead of the message.
+    /// A session without the push enabled costs one atomic load per user.
+    fn push_profiles(&self, message: &Message) {
+        let users = crate::profile_push::referenced_users(message);
+        for user_id in &users {
+            // Encoded on the first session that needs it, then shared.
+            let mut frame: Option<Option<Bytes>> = None;
+            for handle in self.subscribers.values() {
+                if !handle.profiles.claim(user_id) {
+                    continue;
+                }
+                let frame = frame.get_or_insert_with(|| self.profile_frame(user_id));
+                if let Some(frame) = frame {
+                    handle.deliver(frame);
+                }
+            }
+        }
+    }
+
+    /// Encodes a `user_change` event for a user of the team cache.
+    fn profile_frame(&self, user_id: &UserId) -> Option<Bytes> {
+        let cache = self.hub.registry().caches.get(&self.channel.team_id)?;
+        let cache = cache.read().expect("team cache lock poisoned");
+        cache.user(user_id).map(crate::profile_push::user_change)
+    }
+
     /// Sends a frame to the whole team for a public channel, to members otherwise.
     async fn announce(&mut self, frame: Bytes) {
         if self.channel.kind == ChannelKind::Public {
@@ -912,6 +939,7 @@ impl ChannelState {
             Effect::Posted { message, reply } => {
                 let result = match outcome {
                     Ok(()) => {
+                        self.push_profiles(&message);
                         self.fanout(&events::message(&message));
                         Ok(message)
                     }
@@ -991,6 +1019,9 @@ impl ChannelState {
                 let result = match outcome {
                     Ok(()) => {
                         self.members.insert(user.clone());
+                        self.hub.update_team_cache(&self.channel.team_id, |cache| {
+                            cache.add_member(&self.channel.id, &user)
+                        });
                         for handle in self.hub.registry().user_sessions(&user) {
                             self.subscribers.insert(handle.id, handle);
                         }
@@ -1028,6 +1059,9 @@ impl ChannelState {
                         self.fanout(&events::message(&notice));
                         self.fanout(&events::member_left(&self.channel, &user));
                         self.members.remove(&user);
+                        self.hub.update_team_cache(&self.channel.team_id, |cache| {
+                            cache.remove_member(&self.channel.id, &user)
+                        });
                         self.subscribers.retain(|_, handle| handle.user_id != user);
                         self.hub
                             .deliver_to_user(&user, &events::channel_left(&self.channel));
@@ -1051,6 +1085,9 @@ impl ChannelState {
                 let result = match outcome {
                     Ok(()) => {
                         self.channel = updated.clone();
+                        self.hub.update_team_cache(&updated.team_id, |cache| {
+                            cache.upsert_channel(updated.clone())
+                        });
                         match change {
                             ChannelChange::Rename(_) => {
                                 self.announce(events::channel_rename(&updated)).await

@@ -32,6 +32,9 @@ pub struct HubSettings {
     /// Window in which presence changes for one session are gathered into
     /// one `presence_change` event; zero sends each change at once.
     pub presence_batch: Duration,
+    /// How long a team actor stays loaded with no session and no request
+    /// before it stops and drops its cache; `None` keeps teams loaded.
+    pub team_idle: Option<std::time::Duration>,
 }
 
 impl Default for HubSettings {
@@ -41,6 +44,7 @@ impl Default for HubSettings {
             max_batch: 512,
             presence_idle: Duration::from_secs(30 * 60),
             presence_batch: Duration::from_millis(100),
+            team_idle: None,
         }
     }
 }

@@ -25,11 +25,13 @@ pub mod policy;
 pub mod ports;
 pub mod presence;
 pub mod presence_registry;
+pub mod profile_push;
 pub mod registry;
 pub mod session;
 pub mod session_handle;
 pub mod storage;
 pub mod team;
+pub mod team_cache;
 pub mod ts;
 pub mod web_auth;
 

@@ -303,6 +303,22 @@ pub trait Store: Send + Sync + 'static {
         range: HistoryRange,
     ) -> Result<Vec<Message>, StoreError>;
 
+    /// Returns a page of every conversation of the team (all kinds, archived
+    /// ones too) ordered by id, for loading the team cache.
+    async fn team_channels(
+        &self,
+        team_id: &TeamId,
+        page: Page<ChannelId>,
+    ) -> Result<Vec<Channel>, StoreError>;
+
+    /// Returns a page of every membership of the team as (conversation, user)
+    /// pairs ordered by conversation then user, for loading the team cache.
+    async fn team_members(
+        &self,
+        team_id: &TeamId,
+        page: Page<(ChannelId, UserId)>,
+    ) -> Result<Vec<(ChannelId, UserId)>, StoreError>;
+
     /// Returns the newest `ts` in the conversation, replies included.
     async fn last_ts(
         &self,

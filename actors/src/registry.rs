@@ -12,6 +12,7 @@ use crate::presence::PresenceMsg;
 use crate::presence_registry::PresenceRegistry;
 use crate::session_handle::SessionHandle;
 use crate::team::TeamMsg;
+use crate::team_cache::SharedTeamCache;
 
 /// The registries of one node.
 #[derive(Default)]
@@ -27,6 +28,9 @@ pub struct Registry {
     /// Presence records (manual away, snooze, announced presence) and presence
     /// subscriptions; they outlive a presence actor restart.
     pub presence_state: PresenceRegistry,
+    /// Caches of loaded teams; the team actor inserts its cache after loading
+    /// it and removes it when it stops.
+    pub caches: DashMap<TeamId, SharedTeamCache>,
     /// Source of session ids.
     next_session_id: AtomicU64,
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::{SessionId, TeamId, UserId};
+use crate::profile_push::ProfilesSent;
 
 /// Why the node ended a session; sent to the client in the close frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct SessionHandle {
     closed: CancellationToken,
     /// The first reason given for ending the session.
     reason: Arc<OnceLock<CloseReason>>,
+    /// Profiles the session has been sent, for the proactive push.
+    pub profiles: Arc<ProfilesSent>,
 }
 
 /// The receiving side of a session's queue, owned by the socket writer (or by an
@@ -107,6 +110,7 @@ pub fn session_channel(
         outbound: sender,
         closed: closed.clone(),
         reason: reason.clone(),
+        profiles: Arc::default(),
     };
     let outbound = SessionOutbound {
         frames: receiver,

@@ -3,6 +3,7 @@
 //! sessions, and broadcasts team-wide events to every session of the team.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use crate::ports::Page;
 use crate::presence::{PresenceActor, PresenceArgs, PresenceMsg};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
 use crate::session_handle::{session_channel, CloseReason, SessionHandle, SessionOutbound};
+use crate::team_cache::{SharedTeamCache, TeamCache};
 
 /// A session the team actor just opened.
 pub struct OpenedSession {
@@ -66,6 +68,9 @@ pub enum TeamMsg {
     /// process on the same store) committed them. Sent every
     /// [`ADMIN_LOG_POLL_INTERVAL`].
     PollAdminLog,
+    /// Stop the team when it had no session and no request since the last
+    /// check; sent every `HubSettings::team_idle`.
+    IdleCheck,
 }
 
 /// How often a team actor reads its team's new audit entries, which bounds how
@@ -105,6 +110,9 @@ pub struct TeamState {
     sessions: HashMap<SessionId, SessionHandle>,
     /// Highest audit entry id whose live effects were applied.
     audit_seen: u64,
+    /// The team's users, conversations and memberships, also published in the
+    /// registry for the API.
+    cache: SharedTeamCache,
 }
 
 /// The team actor (see the module docs).
@@ -120,24 +128,44 @@ impl Actor for TeamActor {
         myself: ActorRef<Self::Msg>,
         args: TeamArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let team = args
-            .hub
-            .store()
-            .team(&args.team_id)
+        let cache = TeamCache::load(args.hub.store().as_ref(), &args.team_id)
             .await?
             .ok_or_else(|| format!("team {} not found", args.team_id))?;
+        let team = cache.team().clone();
         // Earlier actions need no live effect: no session of this team is open
         // on this node yet, and new sessions check the user when they open.
         let audit_seen = args.hub.store().last_audit_id(&team.id).await?;
         // The timer task ends when this actor stops.
         myself.send_interval(ADMIN_LOG_POLL_INTERVAL, || TeamMsg::PollAdminLog);
-        tracing::info!(team = %team.id, name = %team.name, "team loaded");
+        tracing::info!(
+            team = %team.id,
+            name = %team.name,
+            users = cache.user_count(),
+            channels = cache.channel_count(),
+            "team loaded"
+        );
+        let cache = Arc::new(RwLock::new(cache));
+        args.hub
+            .registry()
+            .caches
+            .insert(team.id.clone(), cache.clone());
+        if let Some(idle) = args.hub.settings().team_idle {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(idle).await;
+                    if myself.send_message(TeamMsg::IdleCheck).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         Ok(TeamState {
             hub: args.hub,
             team,
             children: HashMap::new(),
             sessions: HashMap::new(),
             audit_seen,
+            cache,
         })
     }
 
@@ -149,6 +177,10 @@ impl Actor for TeamActor {
         for handle in state.sessions.values() {
             handle.close(CloseReason::Shutdown);
         }
+        let registry = state.hub.registry();
+        registry
+            .caches
+            .remove_if(&state.team.id, |_, cache| Arc::ptr_eq(cache, &state.cache));
         tracing::info!(team = %state.team.id, "team unloaded");
         Ok(())
     }
@@ -159,7 +191,26 @@ impl Actor for TeamActor {
         message: TeamMsg,
         state: &mut TeamState,
     ) -> Result<(), ActorProcessingErr> {
+        // Any message but the timers (idle check, admin log poll) counts as
+        // use of the team.
+        let used = {
+            let cache = state.cache.read().expect("team cache lock poisoned");
+            match message {
+                TeamMsg::IdleCheck => cache.take_used(),
+                TeamMsg::PollAdminLog => false,
+                _ => {
+                    cache.mark_used();
+                    true
+                }
+            }
+        };
         match message {
+            TeamMsg::IdleCheck => {
+                if !used && state.sessions.is_empty() {
+                    tracing::info!(team = %state.team.id, "team idle; evicting it");
+                    myself.stop(Some("idle".into()));
+                }
+            }
             TeamMsg::EnsureChannel { channel_id, reply } => {
                 let result = state.ensure_channel(&myself, &channel_id).await;
                 let _ = reply.send(result);
@@ -401,22 +452,22 @@ impl TeamState {
         // registry. Both steps run inside this actor, so none is missed.
         registry.add_session(handle.clone());
         self.sessions.insert(session_id, handle.clone());
-        let channels = self
+        if let Err(error) = self
             .hub
-            .store()
-            .member_channels(&self.team.id, &user_id)
+            .cached_user(&self.cache, &self.team.id, &user_id)
             .await
-            .map_err(|error| {
-                tracing::error!(user = %user_id, %error, "loading a user's channels failed");
-                ApiError::InternalError
-            });
-        let channels = match channels {
-            Ok(channels) => channels,
-            Err(error) => {
-                actor.stop(Some("channel lookup failed".into()));
-                return Err(error);
-            }
-        };
+        {
+            tracing::error!(user = %user_id, %error, "loading a user into the team cache failed");
+            actor.stop(Some("user lookup failed".into()));
+            return Err(ApiError::InternalError);
+        }
+        let channels: Vec<ChannelId> = self
+            .cache
+            .read()
+            .expect("team cache lock poisoned")
+            .member_channels(&user_id)
+            .cloned()
+            .collect();
         for channel_id in channels {
             if let Some(entry) = registry.channels.get(&channel_id) {
                 let _ = entry

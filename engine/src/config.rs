@@ -41,6 +41,11 @@ pub struct Config {
     /// Window in which presence changes for one session are gathered into one
     /// `presence_change` event, in milliseconds; 0 sends each change at once.
     pub presence_batch_ms: u64,
+    /// How long a loaded team stays in memory with no session and no request,
+    /// in seconds, before its actor stops and its cache is dropped; 0 keeps
+    /// teams loaded. The team is evicted between one and two periods after
+    /// its last use.
+    pub team_idle_secs: u64,
 }
 
 impl Default for Config {
@@ -58,6 +63,7 @@ impl Default for Config {
             shutdown_timeout_secs: 10,
             presence_idle_ms: 30 * 60 * 1000,
             presence_batch_ms: 100,
+            team_idle_secs: 0,
         }
     }
 }

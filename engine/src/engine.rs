@@ -92,6 +92,8 @@ impl Engine {
             max_batch: config.max_batch,
             presence_idle: Duration::from_millis(config.presence_idle_ms),
             presence_batch: Duration::from_millis(config.presence_batch_ms),
+            team_idle: (config.team_idle_secs > 0)
+                .then(|| std::time::Duration::from_secs(config.team_idle_secs)),
         };
         let hub = Hub::new(store, settings);
         let node = start_node(hub.clone())

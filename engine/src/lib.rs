@@ -9,6 +9,7 @@ pub mod config;
 pub mod directory;
 pub mod engine;
 pub mod http;
+pub mod seed;
 pub mod socket;
 pub mod store;
 pub mod web;

@@ -44,6 +44,12 @@ pub async fn serve_socket(hub: Hub, ticket: Ticket, socket: WebSocket) {
         }
     };
 
+    if ticket.push_profiles {
+        // NOTE: an event delivered between `hello` and this line carries no
+        // pushed profile; the channel subscriptions are already in place.
+        opened.handle.profiles.enable([ticket.user_id.clone()]);
+    }
+
     let (sink, mut stream) = socket.split();
     let session_id = opened.handle.id;
     let closed = opened.outbound.closed.clone();

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_token, create_user, Bootstrap, NewUser};
 use switchboard_engine::{Config, Engine};
 
@@ -66,8 +67,19 @@ impl TestNode {
     /// Starts a node with `config`, creating the demo workspace when the store
     /// is empty.
     pub async fn start_with_config(config: Config) -> TestNode {
+        TestNode::start_with_store(config, None).await
+    }
+
+    /// Starts a node with a configuration and, when given, over a store the
+    /// test opened (such as a counting wrapper around the SQLite store).
+    pub async fn start_with_store(config: Config, store: Option<Arc<dyn Store>>) -> TestNode {
         let data_dir = config.data_dir.clone();
-        let engine = Arc::new(Engine::start(config).await.expect("engine starts"));
+        let data_dir = data_dir.as_path();
+        let engine = match store {
+            Some(store) => Engine::start_with_store(config, store).await,
+            None => Engine::start(config).await,
+        };
+        let engine = Arc::new(engine.expect("engine starts"));
         let listener = engine.bind().await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let api_url = format!("http://{addr}/api/");
@@ -150,7 +162,13 @@ impl TestNode {
 
     /// Opens a real-time socket through `rtm.connect` and waits for `hello`.
     pub async fn connect(&self, token: &str) -> Socket {
-        let body = self.call_ok("rtm.connect", token, json!({})).await;
+        self.connect_with("rtm.connect", token).await
+    }
+
+    /// Opens a real-time socket through a method that returns a socket `url`
+    /// (`rtm.connect`, `rtm.start`, `client.boot`) and waits for `hello`.
+    pub async fn connect_with(&self, method: &str, token: &str) -> Socket {
+        let body = self.call_ok(method, token, json!({})).await;
         let url = body["url"].as_str().expect("url").to_owned();
         let (stream, _) = tokio_tungstenite::connect_async(&url)
             .await

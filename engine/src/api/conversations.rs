@@ -73,6 +73,10 @@ pub async fn create(api: &Api, caller: &Caller, params: &Params) -> MethodResult
         Err(StoreError::Conflict(_)) => return Err(ApiError::NameTaken),
         Err(error) => return Err(internal("channel create")(error)),
     }
+    api.hub.update_team_cache(caller.team_id(), |cache| {
+        cache.upsert_channel(channel.clone());
+        cache.add_member(&channel.id, &caller.user.id);
+    });
 
     if kind == ChannelKind::Public {
         api.hub
@@ -292,33 +296,6 @@ pub async fn kick(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     })
     .await??;
     fields(json!({}))
-}
-
-/// `conversations.members`, paged by user id.
-pub async fn members(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
-    let channel_id = params.channel()?;
-    api.visible_channel(caller, &channel_id).await?;
-    let limit = params.limit(100, 1000)?;
-    let after = cursor::decode("user", params.str("cursor").as_deref())?.map(UserId);
-    let mut members = api
-        .hub
-        .store()
-        .members(
-            caller.team_id(),
-            &channel_id,
-            Page {
-                after,
-                limit: limit + 1,
-            },
-        )
-        .await
-        .map_err(internal("members"))?;
-    let more = members.len() > limit;
-    members.truncate(limit);
-    let next = more
-        .then(|| members.last().map(|u| cursor::encode("user", u.as_str())))
-        .flatten();
-    fields(json!({ "members": members, "response_metadata": next_cursor(next) }))
 }
 
 /// Reads `latest`, `oldest` and `inclusive` as inclusive bounds. `ts` values
@@ -599,6 +576,12 @@ pub async fn open(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
         }
         Err(error) => return Err(internal("direct message create")(error)),
     }
+    api.hub.update_team_cache(caller.team_id(), |cache| {
+        cache.upsert_channel(channel.clone());
+        for user_id in &everyone {
+            cache.add_member(&channel.id, user_id);
+        }
+    });
 
     for user_id in &everyone {
         let frame = if kind == ChannelKind::Im {

@@ -6,6 +6,7 @@ mod admin;
 mod chat;
 mod conversations;
 pub mod cursor;
+mod flannel;
 pub mod params;
 mod presence;
 mod reactions;
@@ -142,8 +143,13 @@ impl Api {
         match method {
             "auth.test" => users::auth_test(self, &caller, host).await,
             "team.info" => users::team_info(self, &caller).await,
-            "users.list" => users::list(self, &caller, params).await,
-            "users.info" => users::info(self, &caller, params).await,
+            "users.list" => flannel::users_list(self, &caller, params).await,
+            "users.info" => flannel::users_info(self, &caller, params).await,
+            "users.infoBatch" => flannel::users_info_batch(self, &caller, params).await,
+            "users.search" => flannel::users_search(self, &caller, params).await,
+            "conversations.search" => flannel::conversations_search(self, &caller, params).await,
+            "rtm.start" => flannel::rtm_start(self, &caller, host).await,
+            "client.boot" => flannel::client_boot(self, &caller, host).await,
             "users.lookupByEmail" => users::lookup_by_email(self, &caller, params).await,
             "conversations.create" => conversations::create(self, &caller, params).await,
             "conversations.list" => conversations::list(self, &caller, params).await,
@@ -152,7 +158,7 @@ impl Api {
             "conversations.leave" => conversations::leave(self, &caller, params).await,
             "conversations.invite" => conversations::invite(self, &caller, params).await,
             "conversations.kick" => conversations::kick(self, &caller, params).await,
-            "conversations.members" => conversations::members(self, &caller, params).await,
+            "conversations.members" => flannel::conversations_members(self, &caller, params).await,
             "conversations.history" => conversations::history(self, &caller, params).await,
             "conversations.replies" => conversations::replies(self, &caller, params).await,
             "conversations.rename" => conversations::rename(self, &caller, params).await,
@@ -339,6 +345,11 @@ const METHODS: &[&str] = &[
     "admin.users.session.reset",
     "admin.users.invite",
     "admin.audit.list",
+    "rtm.start",
+    "client.boot",
+    "users.infoBatch",
+    "users.search",
+    "conversations.search",
 ];
 
 fn is_known_method(method: &str) -> bool {

@@ -23,6 +23,9 @@ pub struct Ticket {
     pub user_id: UserId,
     /// Bot integration of a bot user.
     pub bot_id: Option<BotId>,
+    /// Whether the socket was asked for by `client.boot`, so its session gets
+    /// profiles pushed before the messages that need them.
+    pub push_profiles: bool,
     /// When the ticket stops being valid.
     pub expires: Instant,
 }
@@ -36,7 +39,13 @@ pub struct Tickets {
 
 impl Tickets {
     /// Issues a ticket valid for [`TICKET_TTL`] and returns its text.
-    pub fn issue(&self, team_id: TeamId, user_id: UserId, bot_id: Option<BotId>) -> String {
+    pub fn issue(
+        &self,
+        team_id: TeamId,
+        user_id: UserId,
+        bot_id: Option<BotId>,
+        push_profiles: bool,
+    ) -> String {
         self.sweep();
         let mut secret = [0u8; 24];
         rand::rng().fill_bytes(&mut secret);
@@ -45,6 +54,7 @@ impl Tickets {
             team_id,
             user_id,
             bot_id,
+            push_profiles,
             expires: Instant::now() + TICKET_TTL,
         };
         self.issued.insert(text.clone(), ticket);
@@ -70,6 +80,17 @@ impl Tickets {
 
 /// `rtm.connect`: a `ws://` URL with a fresh ticket.
 pub async fn connect(api: &Api, caller: &Caller, host: Option<&str>) -> MethodResult {
+    connect_with(api, caller, host, false).await
+}
+
+/// Issues a socket URL; `push_profiles` turns on the proactive profile push for
+/// the session it opens.
+pub(super) async fn connect_with(
+    api: &Api,
+    caller: &Caller,
+    host: Option<&str>,
+    push_profiles: bool,
+) -> MethodResult {
     let team = api
         .hub
         .store()
@@ -81,6 +102,7 @@ pub async fn connect(api: &Api, caller: &Caller, host: Option<&str>) -> MethodRe
         team.id.clone(),
         caller.user.id.clone(),
         caller.user.bot_id.clone(),
+        push_profiles,
     );
     let base = api.base_url(host);
     let socket_base = base
@@ -105,7 +127,7 @@ mod tests {
     #[test]
     fn ticket_is_single_use() {
         let tickets = Tickets::default();
-        let text = tickets.issue(TeamId::from("T1"), UserId::from("U1"), None);
+        let text = tickets.issue(TeamId::from("T1"), UserId::from("U1"), None, false);
         assert_eq!(tickets.redeem(&text).unwrap().user_id, UserId::from("U1"));
         assert_eq!(tickets.redeem(&text).unwrap_err(), ApiError::InvalidTicket);
     }
@@ -113,7 +135,7 @@ mod tests {
     #[test]
     fn expired_ticket_is_rejected() {
         let tickets = Tickets::default();
-        let text = tickets.issue(TeamId::from("T1"), UserId::from("U1"), None);
+        let text = tickets.issue(TeamId::from("T1"), UserId::from("U1"), None, false);
         tickets.issued.get_mut(&text).unwrap().expires = Instant::now() - Duration::from_secs(1);
         assert_eq!(tickets.redeem(&text).unwrap_err(), ApiError::InvalidTicket);
         assert_eq!(

@@ -1,14 +1,13 @@
-//! `api.test`, `auth.test`, `team.info` and the `users.*` methods.
+//! `api.test`, `auth.test`, `team.info` and `users.lookupByEmail`; the other
+//! `users.*` methods read the team cache (`flannel.rs`).
 
 use serde_json::{json, Value};
 
 use switchboard_actors::domain::TokenKind;
-use switchboard_actors::ids::UserId;
-use switchboard_actors::ports::Page;
 use switchboard_actors::ApiError;
 
 use super::params::Params;
-use super::{cursor, fields, internal, next_cursor, Api, Caller, MethodResult};
+use super::{fields, internal, Api, Caller, MethodResult};
 
 /// `api.test`: echoes the arguments; `error` makes it fail with that string.
 pub fn api_test(params: &Params) -> MethodResult {
@@ -75,48 +74,6 @@ pub async fn team_info(api: &Api, caller: &Caller) -> MethodResult {
             "icon": { "image_default": true },
         }
     }))
-}
-
-/// `users.list`, paged by user id.
-pub async fn list(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
-    let limit = params.limit(200, 1000)?;
-    let after = cursor::decode("user", params.str("cursor").as_deref())?.map(UserId);
-    let mut users = api
-        .hub
-        .store()
-        .users(
-            caller.team_id(),
-            Page {
-                after,
-                limit: limit + 1,
-            },
-        )
-        .await
-        .map_err(internal("users list"))?;
-    let more = users.len() > limit;
-    users.truncate(limit);
-    let next = more
-        .then(|| users.last().map(|u| cursor::encode("user", u.id.as_str())))
-        .flatten();
-    let members: Vec<Value> = users.iter().map(|user| user.to_api()).collect();
-    fields(json!({
-        "members": members,
-        "cache_ts": switchboard_actors::ts::Ts::now().seconds(),
-        "response_metadata": next_cursor(next),
-    }))
-}
-
-/// `users.info`.
-pub async fn info(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
-    let user_id = params.user("user")?;
-    let user = api
-        .hub
-        .store()
-        .user(caller.team_id(), &user_id)
-        .await
-        .map_err(internal("user lookup"))?
-        .ok_or(ApiError::UserNotFound)?;
-    fields(json!({ "user": user.to_api() }))
 }
 
 /// `users.lookupByEmail`.

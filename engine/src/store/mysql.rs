@@ -469,6 +469,26 @@ impl Store for MysqlStore {
         read_retrying!(self, "last ts", |c| reads::last_ts(c, team_id, channel_id))
     }
 
+    async fn team_channels(
+        &self,
+        team_id: &TeamId,
+        page: Page<ChannelId>,
+    ) -> Result<Vec<Channel>, StoreError> {
+        read_retrying!(self, "channels of a team", |c| reads::team_channels(
+            c, team_id, &page
+        ))
+    }
+
+    async fn team_members(
+        &self,
+        team_id: &TeamId,
+        page: Page<(ChannelId, UserId)>,
+    ) -> Result<Vec<(ChannelId, UserId)>, StoreError> {
+        read_retrying!(self, "memberships of a team", |c| reads::team_members(
+            c, team_id, &page
+        ))
+    }
+
     async fn audit_entries(
         &self,
         team_id: &TeamId,

@@ -367,6 +367,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn team_channels(
+        &self,
+        team_id: &TeamId,
+        page: Page<ChannelId>,
+    ) -> Result<Vec<Channel>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| reads::team_channels(connection, &team_id, &page))
+            .await
+    }
+
+    async fn team_members(
+        &self,
+        team_id: &TeamId,
+        page: Page<(ChannelId, UserId)>,
+    ) -> Result<Vec<(ChannelId, UserId)>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| reads::team_members(connection, &team_id, &page))
+            .await
+    }
+
     async fn member_channels(
         &self,
         team_id: &TeamId,

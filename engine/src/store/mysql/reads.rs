@@ -445,3 +445,53 @@ fn group_reactions(rows: Vec<(String, UserId)>) -> Vec<ReactionSummary> {
     }
     summaries
 }
+
+/// Lists every conversation of a team ordered by id, for loading the team cache.
+pub(super) async fn team_channels(
+    connection: &mut Conn,
+    team_id: &TeamId,
+    page: &Page<ChannelId>,
+) -> ReadResult<Vec<Channel>> {
+    let sql = format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.team_id = ? AND c.id > ? ORDER BY c.id LIMIT ?"
+    );
+    let parameters = vec![
+        team_id.as_str().into(),
+        page_start(page.after.as_ref().map(ChannelId::as_str)).into(),
+        limit_to_sql(page.limit).into(),
+    ];
+    all(connection, &sql, parameters, channel_from_row).await
+}
+
+/// Lists every membership of a team ordered by (channel id, user id).
+pub(super) async fn team_members(
+    connection: &mut Conn,
+    team_id: &TeamId,
+    page: &Page<(ChannelId, UserId)>,
+) -> ReadResult<Vec<(ChannelId, UserId)>> {
+    let (after_channel, after_user) = match &page.after {
+        Some((channel, user)) => (channel.as_str(), user.as_str()),
+        None => ("", ""),
+    };
+    let parameters: Vec<Value> = vec![
+        team_id.as_str().into(),
+        after_channel.into(),
+        after_channel.into(),
+        after_user.into(),
+        limit_to_sql(page.limit).into(),
+    ];
+    all(
+        connection,
+        "SELECT channel_id, user_id FROM members WHERE team_id = ? \
+         AND (channel_id > ? OR (channel_id = ? AND user_id > ?)) \
+         ORDER BY channel_id, user_id LIMIT ?",
+        parameters,
+        |mut row| {
+            Ok((
+                ChannelId(column(&mut row, 0, "members.channel_id")?),
+                UserId(column(&mut row, 1, "members.user_id")?),
+            ))
+        },
+    )
+    .await
+}

@@ -477,3 +477,60 @@ fn group_reactions(rows: Vec<(String, UserId)>) -> Vec<ReactionSummary> {
     }
     summaries
 }
+
+/// Lists every conversation of a team, of every kind, ordered by id.
+pub(super) fn team_channels(
+    connection: &Connection,
+    team_id: &TeamId,
+    page: &Page<ChannelId>,
+) -> Result<Vec<Channel>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE team_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_map(
+                    (
+                        team_id.as_str(),
+                        page_start(page.after.as_ref().map(ChannelId::as_str)),
+                        limit_to_sql(page.limit),
+                    ),
+                    channel_from_row,
+                )?
+                .collect()
+        })
+        .map_err(read_error("channels of a team"))
+}
+
+/// Lists every membership of a team ordered by (channel id, user id).
+pub(super) fn team_members(
+    connection: &Connection,
+    team_id: &TeamId,
+    page: &Page<(ChannelId, UserId)>,
+) -> Result<Vec<(ChannelId, UserId)>, StoreError> {
+    let (after_channel, after_user) = match &page.after {
+        Some((channel, user)) => (channel.as_str(), user.as_str()),
+        None => ("", ""),
+    };
+    connection
+        .prepare_cached(
+            "SELECT channel_id, user_id FROM members WHERE team_id = ?1 \
+             AND (channel_id > ?2 OR (channel_id = ?2 AND user_id > ?3)) \
+             ORDER BY channel_id, user_id LIMIT ?4",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(
+                    (
+                        team_id.as_str(),
+                        after_channel,
+                        after_user,
+                        limit_to_sql(page.limit),
+                    ),
+                    |row| Ok((ChannelId(row.get(0)?), UserId(row.get(1)?))),
+                )?
+                .collect()
+        })
+        .map_err(read_error("memberships of a team"))
+}
