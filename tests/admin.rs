@@ -924,3 +924,54 @@ async fn audit_log_records_each_action_once() {
 
     node.stop().await;
 }
+
+/// Returns the names `users.search` finds for a prefix.
+async fn search_names(node: &TestNode, token: &str, prefix: &str) -> Vec<String> {
+    let found = node
+        .call_ok("users.search", token, json!({ "query": prefix }))
+        .await;
+    found["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_updates_team_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let primary = node.bootstrap.admin.token.clone();
+    let (zed_id, _) = node.create_user("zed").await;
+
+    // The cache knows Zed once his id is looked up.
+    let info = node
+        .call_ok("users.info", &primary, json!({"user": zed_id}))
+        .await;
+    assert_eq!(info["user"]["deleted"], false);
+    assert_eq!(search_names(&node, &primary, "ze").await, ["zed"]);
+
+    node.call_ok("admin.users.remove", &primary, json!({"user_id": zed_id}))
+        .await;
+
+    // The team actor applies the audit entry within its poll interval; wait,
+    // bounded, for the cached record to change.
+    let mut deleted = false;
+    for _ in 0..50 {
+        let info = node
+            .call_ok("users.info", &primary, json!({"user": zed_id}))
+            .await;
+        if info["user"]["deleted"] == true {
+            deleted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        deleted,
+        "users.info still shows the deactivated user as active"
+    );
+    assert!(search_names(&node, &primary, "ze").await.is_empty());
+    node.stop().await;
+}

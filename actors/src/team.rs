@@ -311,6 +311,13 @@ impl TeamState {
             if let Some(reason) = effect.close_sessions {
                 self.close_user_sessions(&entry.target, reason);
             }
+            if !effect.joined {
+                // A role change or (de)activation: the cache serves users.info,
+                // users.list and the prefix search, so it takes the new record.
+                // A new guest reaches the cache with its memberships on first
+                // lookup instead.
+                self.refresh_cached_user(&entry.target).await;
+            }
             let mut announced = effect.changed_users;
             if effect.joined {
                 announced.push(entry.target.clone());
@@ -333,6 +340,22 @@ impl TeamState {
             }
             tracing::info!(team = %self.team.id, entry = entry.id, action = entry.action.as_str(), target = %entry.target, "applied admin action");
             self.audit_seen = entry.id;
+        }
+    }
+
+    /// Replaces a user's cached record with the stored one.
+    async fn refresh_cached_user(&self, user_id: &UserId) {
+        match self.hub.store().user(&self.team.id, user_id).await {
+            Ok(Some(user)) => {
+                self.cache
+                    .write()
+                    .expect("team cache lock poisoned")
+                    .upsert_user(user);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(team = %self.team.id, user = %user_id, %error, "refreshing a cached user failed");
+            }
         }
     }
 

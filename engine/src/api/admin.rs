@@ -68,6 +68,19 @@ pub async fn user_action(
     .map_err(admin_error)?;
     commit(api, writes).await?;
     tracing::info!(team = %caller.team_id(), actor = %caller.user.id, target = %target, action = ?action, "admin action committed");
+
+    // The team cache serves users.info and users.list, so it takes the new
+    // record now; the team actor's audit-log poll does the same for changes
+    // made by the command line.
+    match api.hub.store().user(caller.team_id(), &target).await {
+        Ok(Some(user)) => api
+            .hub
+            .update_team_cache(caller.team_id(), |cache| cache.upsert_user(user)),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(team = %caller.team_id(), user = %target, %error, "refreshing a cached user failed");
+        }
+    }
     fields(json!({}))
 }
 
