@@ -178,7 +178,7 @@ pub enum ChannelMsg {
     Panic,
 }
 
-/// Work that waits for a commit: the events to send and the caller to answer.
+/// Work that waits for a commit: the events to send and the caller to reply to.
 pub enum Effect {
     /// A message was stored.
     Posted {
@@ -489,7 +489,7 @@ impl ChannelState {
         }
     }
 
-    /// Queues a frame on every subscribed session and forgets sessions that ended.
+    /// Queues a frame on every subscribed session and drops sessions that ended.
     fn fanout(&mut self, frame: &Bytes) {
         let mut gone = Vec::new();
         for (id, handle) in &self.subscribers {

@@ -208,7 +208,7 @@ pub fn im_created(user: &UserId, channel: &Channel) -> Bytes {
     }))
 }
 
-/// `pong`, the answer to a client `ping`; echoes the ping's extra fields.
+/// Encodes `pong`, the reply to a client `ping`, echoing the ping's extra fields.
 pub fn pong(reply_to: Option<&Value>, echo: &serde_json::Map<String, Value>) -> Bytes {
     let mut value = json!({ "type": "pong" });
     let map = value.as_object_mut().expect("json! object");
@@ -234,7 +234,7 @@ pub fn reply_ok(reply_to: &Value, message: &Message) -> Bytes {
     }))
 }
 
-/// The error answer to a client frame, carrying Slack's error string in `msg`.
+/// Encodes the error reply to a client frame, with Slack's error string in `msg`.
 pub fn reply_error(reply_to: Option<&Value>, code: u32, error: &str) -> Bytes {
     let mut value = json!({
         "ok": false,

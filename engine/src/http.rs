@@ -133,7 +133,7 @@ where
     Ok(body.freeze())
 }
 
-/// The answer to a body over the configured limit.
+/// Builds the response to a body over the configured limit.
 fn too_large() -> Response {
     let body = warp::reply::json(&json!({ "ok": false, "error": "request_too_large" }));
     warp::reply::with_status(body, StatusCode::PAYLOAD_TOO_LARGE).into_response()

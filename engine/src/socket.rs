@@ -84,7 +84,7 @@ pub async fn serve_socket(hub: Hub, ticket: Ticket, socket: WebSocket) {
     }
 }
 
-/// Stops the session actor; the team actor then forgets the session.
+/// Stops the session actor, so the team actor removes the session.
 fn end_session(
     actor: &ActorRef<SessionMsg>,
     handle: &switchboard_actors::session_handle::SessionHandle,
