@@ -7,10 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use switchboard_actors::domain::Role;
-use switchboard_actors::ids::{TeamId, UserId};
+use switchboard_actors::ids::{ChannelId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::Store;
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
 use switchboard_engine::store::sqlite::SqliteStore;
+use switchboard_engine::webhooks::{create_webhook, revoke_webhook};
 use switchboard_engine::{Config, Engine};
 
 /// Real-time team messaging in the shape of Slack's backend.
@@ -59,6 +60,12 @@ struct ServeArgs {
     /// Outbound queue per session, in frames; a full queue disconnects the client [default: 1024].
     #[arg(long, env = "SWITCHBOARD_SESSION_QUEUE")]
     session_queue: Option<usize>,
+    /// Largest incoming-webhook request body, in bytes [default: 1048576].
+    #[arg(long, env = "SWITCHBOARD_MAX_WEBHOOK_BODY_BYTES")]
+    max_webhook_body_bytes: Option<u64>,
+    /// Largest file upload, in bytes [default: 104857600].
+    #[arg(long, env = "SWITCHBOARD_MAX_FILE_BYTES")]
+    max_file_bytes: Option<u64>,
 }
 
 // The subcommand names follow `switchboard admin create-…`; more verbs come later.
@@ -95,6 +102,35 @@ enum AdminCommand {
         /// Role: primary_owner, owner, admin or member.
         #[arg(long, default_value = "member")]
         role: String,
+    },
+    /// Create an incoming webhook; prints {"webhook_id","bot_user_id","path"} as JSON.
+    /// The path (/hooks/T…/B…/SECRET) goes after the node's base URL and is shown once.
+    CreateWebhook {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Default conversation id, C…
+        #[arg(long)]
+        channel: String,
+        /// Bot user to post as, U…; without it a new bot user is created.
+        #[arg(long)]
+        bot_user: Option<String>,
+        /// Admin recorded as the creator, U… [default: USLACKBOT].
+        #[arg(long)]
+        created_by: Option<String>,
+    },
+    /// Revoke an incoming webhook; its URL rejects every later post.
+    RevokeWebhook {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Webhook id, B…
+        #[arg(long)]
+        webhook: String,
     },
     /// Create another token for a user; prints {"token"} as JSON.
     CreateToken {
@@ -154,6 +190,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(queue) = args.session_queue {
         config.session_queue = queue;
+    }
+    if let Some(limit) = args.max_webhook_body_bytes {
+        config.max_webhook_body_bytes = limit;
+    }
+    if let Some(limit) = args.max_file_bytes {
+        config.max_file_bytes = limit;
     }
 
     let engine = Engine::start(config.clone()).await?;
@@ -249,6 +291,47 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let user = create_user(&store, &team_id, new).await?;
             let token = create_token(&store, &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
+        }
+        AdminCommand::CreateWebhook {
+            common,
+            team,
+            channel,
+            bot_user,
+            created_by,
+        } => {
+            let store = open_store(&common)?;
+            let team_id = TeamId::from(team.as_str());
+            let bot_user = bot_user.as_deref().map(UserId::from);
+            let created = create_webhook(
+                &store,
+                &team_id,
+                &ChannelId::from(channel.as_str()),
+                bot_user.as_ref(),
+                &UserId::from(created_by.as_deref().unwrap_or("USLACKBOT")),
+            )
+            .await?;
+            println!(
+                "{}",
+                json!({
+                    "webhook_id": created.webhook.id,
+                    "bot_user_id": created.webhook.bot_user,
+                    "path": created.path,
+                })
+            );
+        }
+        AdminCommand::RevokeWebhook {
+            common,
+            team,
+            webhook,
+        } => {
+            let store = open_store(&common)?;
+            revoke_webhook(
+                &store,
+                &TeamId::from(team.as_str()),
+                &WebhookId::from(webhook.as_str()),
+            )
+            .await?;
+            println!("{}", json!({ "revoked": webhook }));
         }
         AdminCommand::CreateToken { common, team, user } => {
             let store = open_store(&common)?;

@@ -100,6 +100,18 @@ pub enum ApiError {
     UserNotInChannel,
     /// The team does not exist.
     TeamNotFound,
+    /// No file with that id exists, or the caller may not see it.
+    FileNotFound,
+    /// The file is larger than the node's configured limit.
+    // NOTE: Slack's exact error string for an over-limit upload is not
+    // confirmed; `file_too_large` is this node's choice.
+    FileTooLarge,
+    /// Only the uploader (or an admin) may delete the file.
+    CantDeleteFile,
+    /// The method needs an admin or owner.
+    NotAnAdmin,
+    /// `files.upload` got neither a `file` part nor `content`.
+    NoFileData,
 }
 
 impl ApiError {
@@ -152,6 +164,11 @@ impl ApiError {
             ApiError::InvalidUserCount => "invalid_user_count",
             ApiError::UserNotInChannel => "user_not_in_channel",
             ApiError::TeamNotFound => "team_not_found",
+            ApiError::FileNotFound => "file_not_found",
+            ApiError::FileTooLarge => "file_too_large",
+            ApiError::CantDeleteFile => "cant_delete_file",
+            ApiError::NotAnAdmin => "not_an_admin",
+            ApiError::NoFileData => "no_file_data",
         }
     }
 }

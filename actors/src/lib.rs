@@ -17,6 +17,7 @@ pub mod channel;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod file;
 pub mod hub;
 pub mod ids;
 pub mod node;
@@ -28,6 +29,7 @@ pub mod session_handle;
 pub mod storage;
 pub mod team;
 pub mod ts;
+pub mod webhook;
 
 pub use error::ApiError;
 pub use hub::{Hub, HubSettings};

@@ -7,9 +7,12 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod engine;
+pub mod files;
+pub mod gateway;
 pub mod http;
 pub mod socket;
 pub mod store;
+pub mod webhooks;
 
 pub use config::Config;
 pub use engine::{Engine, EngineError};

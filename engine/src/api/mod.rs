@@ -5,10 +5,13 @@
 mod chat;
 mod conversations;
 pub mod cursor;
+mod files;
 pub mod params;
 mod reactions;
+mod roles;
 pub mod rtm;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use switchboard_actors::ids::{ChannelId, TeamId};
 use switchboard_actors::{ApiError, Hub};
 
 use crate::auth::{hash_token, token_team};
+use crate::files::blobs::{Blobs, StagedBlob};
 use params::Params;
 use rtm::Tickets;
 
@@ -51,16 +55,34 @@ pub struct Api {
     /// Base URL clients reach the node at, such as `http://127.0.0.1:8080`;
     /// `None` means the request's `Host` header decides.
     public_url: Option<String>,
+    /// The bytes of uploaded files.
+    blobs: Arc<Blobs>,
 }
 
 impl Api {
     /// Creates the API over a hub.
-    pub fn new(hub: Hub, tickets: Arc<Tickets>, public_url: Option<String>) -> Api {
+    pub fn new(
+        hub: Hub,
+        tickets: Arc<Tickets>,
+        public_url: Option<String>,
+        blobs: Arc<Blobs>,
+    ) -> Api {
         Api {
             hub,
             tickets,
             public_url,
+            blobs,
         }
+    }
+
+    /// Returns the shared node state.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Returns the store of uploaded files' bytes.
+    pub fn blobs(&self) -> &Arc<Blobs> {
+        &self.blobs
     }
 
     /// Returns the socket tickets.
@@ -78,22 +100,49 @@ impl Api {
         host: Option<&str>,
     ) -> Value {
         let result = self.dispatch(method, token, &params, host).await;
-        match result {
-            Ok(mut fields) => {
-                let mut body = Map::with_capacity(fields.len() + 1);
-                body.insert("ok".into(), Value::Bool(true));
-                body.append(&mut fields);
-                Value::Object(body)
-            }
-            Err(error) => {
-                if error == ApiError::InternalError {
-                    tracing::error!(method, "method failed with internal_error");
-                }
-                json!({ "ok": false, "error": error.code() })
-            }
-        }
+        response_body(method, result)
     }
 
+    /// Runs `files.upload` with the bytes of a multipart `file` part that the
+    /// HTTP layer already staged. Returns the whole response body.
+    pub async fn call_upload(
+        &self,
+        token: Option<&str>,
+        params: Params,
+        staged: StagedBlob,
+        host: Option<&str>,
+    ) -> Value {
+        let result = match self.authenticate(token).await {
+            Ok(caller) => files::upload(self, &caller, &params, Some(staged), host).await,
+            Err(error) => {
+                self.blobs.discard(staged).await;
+                Err(error)
+            }
+        };
+        response_body("files.upload", result)
+    }
+}
+
+/// Builds the response body of a method: `{"ok":true,...}` or
+/// `{"ok":false,"error":...}`.
+fn response_body(method: &str, result: MethodResult) -> Value {
+    match result {
+        Ok(mut fields) => {
+            let mut body = Map::with_capacity(fields.len() + 1);
+            body.insert("ok".into(), Value::Bool(true));
+            body.append(&mut fields);
+            Value::Object(body)
+        }
+        Err(error) => {
+            if error == ApiError::InternalError {
+                tracing::error!(method, "method failed with internal_error");
+            }
+            json!({ "ok": false, "error": error.code() })
+        }
+    }
+}
+
+impl Api {
     async fn dispatch(
         &self,
         method: &str,
@@ -143,6 +192,18 @@ impl Api {
             "reactions.remove" => reactions::react(self, &caller, params, false).await,
             "reactions.get" => reactions::get(self, &caller, params).await,
             "rtm.connect" => rtm::connect(self, &caller, host).await,
+            "files.getUploadURLExternal" => {
+                files::get_upload_url(self, &caller, params, host).await
+            }
+            "files.completeUploadExternal" => {
+                files::complete_upload(self, &caller, params, host).await
+            }
+            "files.info" => files::info(self, &caller, params, host).await,
+            "files.list" => files::list(self, &caller, params, host).await,
+            "files.delete" => files::delete(self, &caller, params).await,
+            "files.upload" => files::upload(self, &caller, params, None, host).await,
+            "admin.webhooks.create" => webhooks::create(self, &caller, params, host).await,
+            "admin.webhooks.revoke" => webhooks::revoke(self, &caller, params).await,
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -178,7 +239,7 @@ impl Api {
     }
 
     /// Returns the base URL for links and socket URLs.
-    fn base_url(&self, host: Option<&str>) -> String {
+    pub(crate) fn base_url(&self, host: Option<&str>) -> String {
         if let Some(url) = &self.public_url {
             return url.trim_end_matches('/').to_owned();
         }
@@ -242,6 +303,14 @@ const METHODS: &[&str] = &[
     "reactions.remove",
     "reactions.get",
     "rtm.connect",
+    "files.getUploadURLExternal",
+    "files.completeUploadExternal",
+    "files.info",
+    "files.list",
+    "files.delete",
+    "files.upload",
+    "admin.webhooks.create",
+    "admin.webhooks.revoke",
 ];
 
 fn is_known_method(method: &str) -> bool {

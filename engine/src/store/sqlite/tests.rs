@@ -247,7 +247,7 @@ async fn open_creates_file_and_directories() {
 
     assert!(path.is_file(), "database file exists at {}", path.display());
     assert_eq!(store.path(), path);
-    assert_eq!(recorded_versions(&path), vec![1]);
+    assert_eq!(recorded_versions(&path), vec![1, 3]);
 }
 
 #[tokio::test]
@@ -258,7 +258,7 @@ async fn reopen_applies_no_migration_twice() {
 
     let reopened = SqliteStore::open(&database_path(&dir), false).expect("reopen");
 
-    assert_eq!(recorded_versions(&database_path(&dir)), vec![1]);
+    assert_eq!(recorded_versions(&database_path(&dir)), vec![1, 3]);
     assert_eq!(reopened.teams().await.unwrap(), vec![team("T1", 1)]);
 }
 
@@ -281,7 +281,8 @@ async fn newer_schema_version_is_rejected() {
         panic!("expected Backend, got {error:?}");
     };
     assert!(detail.contains("schema version 99"), "{detail}");
-    assert!(detail.contains("up to 1"), "{detail}");
+    let supported = format!("up to {}", super::migrations::latest_version());
+    assert!(detail.contains(&supported), "{detail}");
 }
 
 #[tokio::test]
