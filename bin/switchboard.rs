@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use switchboard_actors::domain::Role;
-use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::ids::{ChannelId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{Page, Store, StoreError, Write};
 use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
@@ -16,6 +16,7 @@ use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::open_store as open_store_url;
 use switchboard_engine::store::url::StoreUrl;
 use switchboard_engine::web_auth::create_login_link;
+use switchboard_engine::webhooks::{create_webhook, revoke_webhook};
 use switchboard_engine::{Config, Engine};
 
 /// Real-time team messaging in the shape of Slack's backend.
@@ -80,6 +81,12 @@ struct ServeArgs {
     /// Milliseconds over which presence changes for one session are batched into one event; 0 sends each at once [default: 100].
     #[arg(long, env = "SWITCHBOARD_PRESENCE_BATCH_MS")]
     presence_batch_ms: Option<u64>,
+    /// Largest incoming-webhook request body, in bytes [default: 1048576].
+    #[arg(long, env = "SWITCHBOARD_MAX_WEBHOOK_BODY_BYTES")]
+    max_webhook_body_bytes: Option<u64>,
+    /// Largest file upload, in bytes [default: 104857600].
+    #[arg(long, env = "SWITCHBOARD_MAX_FILE_BYTES")]
+    max_file_bytes: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +148,35 @@ enum AdminCommand {
         /// Messages posted in each channel.
         #[arg(long, default_value_t = 5)]
         messages_per_channel: usize,
+    },
+    /// Create an incoming webhook; prints {"webhook_id","bot_user_id","path"} as JSON.
+    /// The path (/hooks/T…/B…/SECRET) goes after the node's base URL and is shown once.
+    CreateWebhook {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Default conversation id, C…
+        #[arg(long)]
+        channel: String,
+        /// Bot user to post as, U…; without it a new bot user is created.
+        #[arg(long)]
+        bot_user: Option<String>,
+        /// Admin recorded as the creator, U… [default: USLACKBOT].
+        #[arg(long)]
+        created_by: Option<String>,
+    },
+    /// Revoke an incoming webhook; its URL rejects every later post.
+    RevokeWebhook {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Webhook id, B…
+        #[arg(long)]
+        webhook: String,
     },
     /// Create another token for a user; prints {"token"} as JSON.
     CreateToken {
@@ -302,6 +338,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(batch) = args.presence_batch_ms {
         config.presence_batch_ms = batch;
+    }
+    if let Some(limit) = args.max_webhook_body_bytes {
+        config.max_webhook_body_bytes = limit;
+    }
+    if let Some(limit) = args.max_file_bytes {
+        config.max_file_bytes = limit;
     }
 
     let engine = Engine::start(config.clone()).await?;
@@ -477,6 +519,47 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             };
             let report = seed_team(store.as_ref(), &name, &size).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        AdminCommand::CreateWebhook {
+            common,
+            team,
+            channel,
+            bot_user,
+            created_by,
+        } => {
+            let store = open_store(&common).await?;
+            let team_id = TeamId::from(team.as_str());
+            let bot_user = bot_user.as_deref().map(UserId::from);
+            let created = create_webhook(
+                store.as_ref(),
+                &team_id,
+                &ChannelId::from(channel.as_str()),
+                bot_user.as_ref(),
+                &UserId::from(created_by.as_deref().unwrap_or("USLACKBOT")),
+            )
+            .await?;
+            println!(
+                "{}",
+                json!({
+                    "webhook_id": created.webhook.id,
+                    "bot_user_id": created.webhook.bot_user,
+                    "path": created.path,
+                })
+            );
+        }
+        AdminCommand::RevokeWebhook {
+            common,
+            team,
+            webhook,
+        } => {
+            let store = open_store(&common).await?;
+            revoke_webhook(
+                store.as_ref(),
+                &TeamId::from(team.as_str()),
+                &WebhookId::from(webhook.as_str()),
+            )
+            .await?;
+            println!("{}", json!({ "revoked": webhook }));
         }
         AdminCommand::CreateToken { common, team, user } => {
             let store = open_store(&common).await?;

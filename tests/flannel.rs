@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 
 use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
-use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::file::{File, FileFilter, FileShare};
+use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
+use switchboard_actors::webhook::Webhook;
 use switchboard_engine::store::sqlite::SqliteStore;
 
 use common::TestNode;
@@ -185,6 +187,35 @@ impl Store for CountingStore {
         hash: &str,
     ) -> Result<Option<BrowserSession>, StoreError> {
         self.inner.browser_session(team_id, hash).await
+    }
+    async fn webhook(
+        &self,
+        team_id: &TeamId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        self.inner.webhook(team_id, id).await
+    }
+    async fn file(&self, team_id: &TeamId, file_id: &FileId) -> Result<Option<File>, StoreError> {
+        self.inner.file(team_id, file_id).await
+    }
+    async fn files(
+        &self,
+        team_id: &TeamId,
+        filter: &FileFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<File>, usize), StoreError> {
+        self.inner.files(team_id, filter, offset, limit).await
+    }
+    async fn file_shares(
+        &self,
+        team_id: &TeamId,
+        file_id: &FileId,
+    ) -> Result<Vec<FileShare>, StoreError> {
+        self.inner.file_shares(team_id, file_id).await
+    }
+    async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError> {
+        self.inner.blob_references(team_id, sha256).await
     }
     async fn audit_entries(
         &self,

@@ -1,8 +1,9 @@
-//! Compatibility test with the official Python `slack_sdk`.
+//! Compatibility tests with the official Python `slack_sdk`.
 //!
 //! Starts a node on a loopback port, creates a second user with the admin
 //! subcommand and runs `tests/python/conversation.py`, which drives a whole
-//! conversation through `slack_sdk.WebClient` and `slack_sdk.rtm_v2.RTMClient`.
+//! conversation through `slack_sdk.WebClient` and `slack_sdk.rtm_v2.RTMClient`,
+//! and `tests/python/files.py`, which uploads with `files_upload_v2`.
 //! The first run creates a virtual environment at `target/slack-sdk-venv` and
 //! installs the pinned `slack_sdk` from PyPI, so it needs `python3` with the
 //! `venv` module and access to PyPI. Later runs reuse that environment.
@@ -11,6 +12,7 @@ use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -117,6 +119,12 @@ fn venv_has_pinned_sdk(venv: &Path) -> bool {
 /// Returns the Python interpreter of a virtual environment with the pinned
 /// slack_sdk, creating the environment when it is missing or outdated.
 fn prepare_venv(scratch: &Path) -> PathBuf {
+    // The tests of this file run on parallel threads; one builds the venv
+    // while the others wait, so they never install into it at once.
+    static VENV_LOCK: Mutex<()> = Mutex::new(());
+    let _guard = VENV_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let venv = target_dir().join("slack-sdk-venv");
     if venv_has_pinned_sdk(&venv) {
         return venv_python(&venv);
@@ -173,11 +181,18 @@ fn free_loopback_port() -> u16 {
 
 /// Starts `switchboard serve` on `data_dir`, with the store `store` when given
 /// (the embedded SQLite store otherwise).
-fn start_node(data_dir: &Path, store: Option<&str>, port: u16, log_path: PathBuf) -> NodeGuard {
+fn start_node(
+    data_dir: &Path,
+    store: Option<&str>,
+    port: u16,
+    log_path: PathBuf,
+    extra_args: &[&str],
+) -> NodeGuard {
     let log = File::create(&log_path).expect("failed to create the node log file");
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command
         .arg("serve")
+        .args(extra_args)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
@@ -294,18 +309,31 @@ fn slack_sdk_conversation() {
 }
 
 /// Runs the conversation against a node whose store is a new, empty database
-/// on the MySQL server of `SWITCHBOARD_TEST_MYSQL_URL` (the node creates the
-/// demo workspace only in an empty store). The database is dropped afterwards.
+/// on the MySQL server of `SWITCHBOARD_TEST_MYSQL_URL`.
 #[test]
 #[ignore = "needs MariaDB: set SWITCHBOARD_TEST_MYSQL_URL"]
 fn slack_sdk_conversation_on_mysql() {
+    with_mysql_database("conversation", run_conversation);
+}
+
+/// Runs `files_upload_v2` against a node on a new MySQL database.
+#[test]
+#[ignore = "needs MariaDB: set SWITCHBOARD_TEST_MYSQL_URL"]
+fn slack_sdk_files_upload_v2_on_mysql() {
+    with_mysql_database("files", run_files_upload);
+}
+
+/// Creates a new, empty database on the MySQL server of
+/// `SWITCHBOARD_TEST_MYSQL_URL` (the node creates the demo workspace only in an
+/// empty store), runs `test` with its URL, and drops the database afterwards.
+fn with_mysql_database(name: &str, test: fn(Option<&str>)) {
     let base_url = std::env::var("SWITCHBOARD_TEST_MYSQL_URL").expect(
         "SWITCHBOARD_TEST_MYSQL_URL is not set; set it to mysql://user:password@host:port/database",
     );
     let (server_url, _) = base_url
         .rsplit_once('/')
         .expect("SWITCHBOARD_TEST_MYSQL_URL ends with /DATABASE");
-    let database = format!("switchboard_sdk_{}", std::process::id());
+    let database = format!("switchboard_sdk_{name}_{}", std::process::id());
     let runtime = tokio::runtime::Runtime::new().expect("failed to start a tokio runtime");
     let run_sql = |sql: String| {
         runtime.block_on(async {
@@ -323,7 +351,7 @@ fn slack_sdk_conversation_on_mysql() {
         "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
     ));
 
-    run_conversation(Some(&format!("{server_url}/{database}")));
+    test(Some(&format!("{server_url}/{database}")));
 
     run_sql(format!("DROP DATABASE {database}"));
 }
@@ -338,7 +366,7 @@ fn run_conversation(store: Option<&str>) {
     let python = prepare_venv(scratch.path());
 
     let port = free_loopback_port();
-    let mut node = start_node(&data_dir, store, port, scratch.path().join("node.log"));
+    let mut node = start_node(&data_dir, store, port, scratch.path().join("node.log"), &[]);
     let bootstrap = wait_for_bootstrap(&mut node, &data_dir, port);
 
     let api_url = bootstrap_str(&bootstrap, "/api_url");
@@ -382,5 +410,62 @@ fn run_conversation(store: Option<&str>) {
     assert!(
         status.success(),
         "conversation.py failed with {status}; its output is above"
+    );
+}
+
+/// Upload limit of the node in `slack_sdk_files_upload_v2`, in bytes.
+const TEST_MAX_FILE_BYTES: &str = "65536";
+
+#[test]
+fn slack_sdk_files_upload_v2() {
+    run_files_upload(None);
+}
+
+/// Starts a node on `store` (the embedded store when `None`) with a small file
+/// limit, creates a user outside the shared channels, and runs `files.py`.
+fn run_files_upload(store: Option<&str>) {
+    let scratch = tempfile::tempdir().expect("failed to create a temporary directory");
+    let data_dir = scratch.path().join("data");
+    fs::create_dir(&data_dir).expect("failed to create the data directory");
+
+    let python = prepare_venv(scratch.path());
+
+    let port = free_loopback_port();
+    let mut node = start_node(
+        &data_dir,
+        store,
+        port,
+        scratch.path().join("node.log"),
+        &["--max-file-bytes", TEST_MAX_FILE_BYTES],
+    );
+    let bootstrap = wait_for_bootstrap(&mut node, &data_dir, port);
+    let api_url = bootstrap_str(&bootstrap, "/api_url");
+    let team_id = bootstrap_str(&bootstrap, "/team_id");
+    let (_, outsider_token) = create_user(&data_dir, store, team_id, scratch.path());
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/files.py");
+    let mut command = Command::new(&python);
+    command
+        .arg(&script)
+        .env("SB_API_URL", api_url)
+        .env("SB_ADMIN_TOKEN", bootstrap_str(&bootstrap, "/admin/token"))
+        .env("SB_BOT_TOKEN", bootstrap_str(&bootstrap, "/bot/token"))
+        .env("SB_USER_TOKEN", &outsider_token)
+        .env("SB_MAX_FILE_BYTES", TEST_MAX_FILE_BYTES)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy");
+    let (status, stdout, stderr) =
+        run_logged(command, &scratch.path().join("files"), SCRIPT_TIMEOUT);
+
+    println!("----- files.py stdout -----\n{stdout}");
+    println!("----- files.py stderr -----\n{stderr}");
+    let status = status.unwrap_or_else(|| panic!("files.py timed out after {SCRIPT_TIMEOUT:?}"));
+    assert!(
+        status.success(),
+        "files.py failed with {status}; its output is above"
     );
 }

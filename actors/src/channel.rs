@@ -15,8 +15,9 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::events;
+use crate::file::FileShare;
 use crate::hub::Hub;
-use crate::ids::{BotId, ChannelId, SessionId, TeamId, UserId};
+use crate::ids::{BotId, ChannelId, FileId, SessionId, TeamId, UserId};
 use crate::ports::{Page, StoreError, Write};
 use crate::session_handle::SessionHandle;
 use crate::ts::Ts;
@@ -35,8 +36,11 @@ pub struct PostRequest {
     /// Subtype, such as `bot_message`.
     pub subtype: Option<String>,
     /// Extra fields kept as given: `blocks`, `attachments`, `username`,
-    /// `icon_emoji`, `icon_url`, `metadata`.
+    /// `icon_emoji`, `icon_url`, `metadata`, and `files` for a file share.
     pub extra: Map<String, Value>,
+    /// Files the message shares into the conversation. Each share is stored
+    /// with the message, and each file gets a `file_shared` event after it.
+    pub files: Vec<FileId>,
 }
 
 impl PostRequest {
@@ -44,7 +48,8 @@ impl PostRequest {
     pub fn validate(&self) -> Result<(), ApiError> {
         let has_content = !self.text.trim().is_empty()
             || self.extra.contains_key("blocks")
-            || self.extra.contains_key("attachments");
+            || self.extra.contains_key("attachments")
+            || !self.files.is_empty();
         if !has_content {
             return Err(ApiError::NoText);
         }
@@ -184,6 +189,8 @@ pub enum Effect {
     Posted {
         /// The stored message.
         message: Message,
+        /// Files the message shares.
+        files: Vec<FileId>,
         /// The poster.
         reply: RpcReplyPort<Result<Message, ApiError>>,
     },
@@ -587,8 +594,21 @@ impl ChannelState {
             message.parent_user_id = Some(parent.user);
         }
 
-        let writes = vec![Write::InsertMessage(message.clone())];
-        self.persist(myself, writes, Effect::Posted { message, reply });
+        let mut writes = vec![Write::InsertMessage(message.clone())];
+        for file_id in &request.files {
+            writes.push(Write::ShareFile(FileShare {
+                team_id: self.channel.team_id.clone(),
+                file_id: file_id.clone(),
+                channel_id: self.channel.id.clone(),
+                ts,
+            }));
+        }
+        let effect = Effect::Posted {
+            message,
+            files: request.files,
+            reply,
+        };
+        self.persist(myself, writes, effect);
     }
 
     async fn update(
@@ -936,10 +956,17 @@ impl ChannelState {
             tracing::error!(channel = %channel_id, %error, action, "write failed");
         };
         match effect {
-            Effect::Posted { message, reply } => {
+            Effect::Posted {
+                message,
+                files,
+                reply,
+            } => {
                 let result = match outcome {
                     Ok(()) => {
                         self.push_profiles(&message);
+                        for file_id in &files {
+                            self.fanout(&events::file_shared(file_id, &message));
+                        }
                         self.fanout(&events::message(&message));
                         Ok(message)
                     }

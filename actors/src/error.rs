@@ -112,6 +112,16 @@ pub enum ApiError {
     NotAllowedTokenType,
     /// The target user is deactivated.
     UserDisabled,
+    /// No file with that id exists, or the caller may not see it.
+    FileNotFound,
+    /// The file is larger than the node's configured limit.
+    // NOTE: Slack's exact error string for an over-limit upload is not
+    // confirmed; `file_too_large` is this node's choice.
+    FileTooLarge,
+    /// Only the uploader (or an admin) may delete the file.
+    CantDeleteFile,
+    /// `files.upload` got neither a `file` part nor `content`.
+    NoFileData,
 }
 
 impl ApiError {
@@ -170,6 +180,10 @@ impl ApiError {
             ApiError::NotAnAdmin => "not_an_admin",
             ApiError::NotAllowedTokenType => "not_allowed_token_type",
             ApiError::UserDisabled => "user_disabled",
+            ApiError::FileNotFound => "file_not_found",
+            ApiError::FileTooLarge => "file_too_large",
+            ApiError::CantDeleteFile => "cant_delete_file",
+            ApiError::NoFileData => "no_file_data",
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::{Channel, Message, User};
-use crate::ids::{ChannelId, UserId};
+use crate::ids::{ChannelId, FileId, UserId};
 use crate::ts::Ts;
 
 /// Encodes a JSON value as one text frame.
@@ -88,6 +88,19 @@ pub fn reaction(added: bool, user: &UserId, name: &str, item: &Message, event_ts
         "item_user": item.user,
         "item": { "type": "message", "channel": item.channel, "ts": item.ts },
         "event_ts": event_ts,
+    }))
+}
+
+/// `file_shared`, sent to a conversation's members when `message` shares the
+/// file into it.
+pub fn file_shared(file_id: &FileId, message: &Message) -> Bytes {
+    encode(&json!({
+        "type": "file_shared",
+        "file_id": file_id,
+        "user_id": message.user,
+        "file": { "id": file_id },
+        "channel_id": message.channel,
+        "event_ts": message.ts,
     }))
 }
 

@@ -97,6 +97,18 @@ id_type!(
     'C'
 );
 
+id_type!(
+    /// Id of an uploaded file, `F…`.
+    FileId,
+    'F'
+);
+id_type!(
+    /// Id of an incoming webhook, `B…`, as the second part of its URL
+    /// `/hooks/T…/B…/SECRET`.
+    WebhookId,
+    'B'
+);
+
 impl ChannelId {
     /// Generates a new id for a direct message conversation, `D…`.
     pub fn generate_im() -> Self {

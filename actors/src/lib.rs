@@ -18,6 +18,7 @@ pub mod channel;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod file;
 pub mod hub;
 pub mod ids;
 pub mod node;
@@ -34,6 +35,7 @@ pub mod team;
 pub mod team_cache;
 pub mod ts;
 pub mod web_auth;
+pub mod webhook;
 
 pub use error::ApiError;
 pub use hub::{Hub, HubSettings};

@@ -108,6 +108,13 @@ pub enum Action<'a> {
     InviteGuest,
     /// Read the team's audit log.
     ReadAudit,
+    /// Create or revoke an incoming webhook.
+    ManageWebhooks,
+    /// Delete a file.
+    DeleteFile {
+        /// The user who uploaded it.
+        uploader: &'a UserId,
+    },
 }
 
 /// Checks whether `actor` may do `action`; returns Slack's error string when not.
@@ -192,6 +199,14 @@ pub fn check(actor: Actor<'_>, action: Action<'_>) -> Result<(), ApiError> {
             may_manage_user(role, target)
         }
         Action::InviteGuest => require_admin_person(user),
+        Action::ManageWebhooks => require_admin_person(user),
+        Action::DeleteFile { uploader } => {
+            if uploader == &user.id || role.is_admin() {
+                Ok(())
+            } else {
+                Err(ApiError::CantDeleteFile)
+            }
+        }
         Action::ReadAudit => {
             require_admin_person(user)?;
             if role.is_owner() {

@@ -5,9 +5,11 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEntry;
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
-use crate::ids::{ChannelId, TeamId, UserId};
+use crate::file::{File, FileFilter, FileShare};
+use crate::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use crate::ts::Ts;
 use crate::web_auth::{BrowserSession, LoginLink};
+use crate::webhook::Webhook;
 
 /// Error of a storage operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +139,30 @@ pub enum Write {
     /// Append an entry to the team's audit log; the store assigns its `id`, one
     /// above the team's highest.
     InsertAuditEntry(AuditEntry),
+    /// Insert an incoming webhook; `Conflict` when the id exists.
+    InsertWebhook(Webhook),
+    /// Mark a webhook revoked; `NotFound` when it does not exist.
+    RevokeWebhook {
+        /// Team of the webhook.
+        team_id: TeamId,
+        /// The webhook.
+        id: WebhookId,
+    },
+    /// Insert a file's metadata; `Conflict` when the id exists.
+    InsertFile(File),
+    /// Replace a file's metadata; `NotFound` when the file is gone.
+    UpdateFile(File),
+    /// Delete a file's metadata and its shares; `NotFound` when it is gone.
+    /// The caller removes the bytes once no file refers to them.
+    DeleteFile {
+        /// Team of the file.
+        team_id: TeamId,
+        /// The file.
+        file_id: FileId,
+    },
+    /// Record that a message shares a file into a conversation; `Conflict`
+    /// when that message already shares it.
+    ShareFile(FileShare),
 }
 
 /// Which conversations a listing returns.
@@ -318,6 +344,35 @@ pub trait Store: Send + Sync + 'static {
         team_id: &TeamId,
         page: Page<(ChannelId, UserId)>,
     ) -> Result<Vec<(ChannelId, UserId)>, StoreError>;
+    /// Returns an incoming webhook, revoked or not.
+    async fn webhook(
+        &self,
+        team_id: &TeamId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError>;
+
+    /// Returns a file in any state.
+    async fn file(&self, team_id: &TeamId, file_id: &FileId) -> Result<Option<File>, StoreError>;
+
+    /// Returns one page of complete files that pass the filter, newest first,
+    /// skipping `offset` of them, and the number of matching files in all.
+    async fn files(
+        &self,
+        team_id: &TeamId,
+        filter: &FileFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<File>, usize), StoreError>;
+
+    /// Returns every share of a file, oldest first.
+    async fn file_shares(
+        &self,
+        team_id: &TeamId,
+        file_id: &FileId,
+    ) -> Result<Vec<FileShare>, StoreError>;
+
+    /// Returns how many files of the team refer to the bytes with this SHA-256.
+    async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError>;
 
     /// Returns the newest `ts` in the conversation, replies included.
     async fn last_ts(

@@ -225,6 +225,7 @@ impl SessionState {
             bot_id: self.bot_id.clone(),
             subtype: None,
             extra,
+            files: Vec::new(),
         };
         self.hub
             .post_message(&self.handle.team_id, &channel_id, request)

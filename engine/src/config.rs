@@ -33,6 +33,11 @@ pub struct Config {
     pub max_batch: usize,
     /// Largest accepted API request body, in bytes.
     pub max_body_bytes: u64,
+    /// Largest accepted incoming-webhook request body, in bytes.
+    pub max_webhook_body_bytes: u64,
+    /// Largest accepted file upload, in bytes. Downloads are read into memory
+    /// whole, so this also bounds the memory one download takes.
+    pub max_file_bytes: u64,
     /// How long shutdown waits for connections and commits, in seconds.
     pub shutdown_timeout_secs: u64,
     /// Time without client frames after which a device counts as idle, in
@@ -60,6 +65,8 @@ impl Default for Config {
             session_queue: 1024,
             max_batch: 512,
             max_body_bytes: 1024 * 1024,
+            max_webhook_body_bytes: 1024 * 1024,
+            max_file_bytes: 100 * 1024 * 1024,
             shutdown_timeout_secs: 10,
             presence_idle_ms: 30 * 60 * 1000,
             presence_batch_ms: 100,
@@ -114,6 +121,11 @@ impl Config {
             Some(url) => StoreUrl::parse(url),
             None => Ok(StoreUrl::Sqlite(self.store_path())),
         }
+    }
+
+    /// Returns the directory that contains uploaded files' bytes.
+    pub fn files_dir(&self) -> PathBuf {
+        self.data_dir.join("files")
     }
 
     /// Returns the path of the bootstrap file written on first start.

@@ -20,6 +20,7 @@ use crate::api::rtm::Tickets;
 use crate::api::Api;
 use crate::config::Config;
 use crate::directory::{bootstrap_if_empty, Bootstrap, DirectoryError};
+use crate::files::blobs::Blobs;
 use crate::store::open_store;
 
 /// Error starting or running the engine.
@@ -87,6 +88,15 @@ impl Engine {
         config: Config,
         store: Arc<dyn Store>,
     ) -> Result<Engine, EngineError> {
+        let files_dir = config.files_dir();
+        let max_file_bytes = config.max_file_bytes;
+        let blobs = tokio::task::spawn_blocking(move || Blobs::open(&files_dir, max_file_bytes))
+            .await
+            .map_err(|error| EngineError::Store(error.to_string()))?
+            .map_err(|source| EngineError::DataDir {
+                path: config.files_dir().display().to_string(),
+                source,
+            })?;
         let settings = HubSettings {
             session_queue: config.session_queue,
             max_batch: config.max_batch,
@@ -103,6 +113,7 @@ impl Engine {
             hub.clone(),
             Arc::new(Tickets::default()),
             config.public_url.clone(),
+            Arc::new(blobs),
         );
         tracing::info!(data_dir = %config.data_dir.display(), durable = config.durable, "engine started");
         Ok(Engine {
@@ -137,6 +148,7 @@ impl Engine {
             self.api.clone(),
             self.hub.clone(),
             self.config.max_body_bytes,
+            self.config.max_webhook_body_bytes,
         )
     }
 

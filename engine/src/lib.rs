@@ -8,12 +8,15 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod engine;
+pub mod files;
+pub mod gateway;
 pub mod http;
 pub mod seed;
 pub mod socket;
 pub mod store;
 pub mod web;
 pub mod web_auth;
+pub mod webhooks;
 
 pub use config::Config;
 pub use engine::{Engine, EngineError};

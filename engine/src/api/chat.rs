@@ -97,6 +97,7 @@ pub async fn post_message(api: &Api, caller: &Caller, params: &Params) -> Method
         bot_id: caller.user.bot_id.clone(),
         subtype: None,
         extra,
+        files: Vec::new(),
     };
     let message = api
         .hub

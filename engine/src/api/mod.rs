@@ -6,12 +6,14 @@ mod admin;
 mod chat;
 mod conversations;
 pub mod cursor;
+mod files;
 mod flannel;
 pub mod params;
 mod presence;
 mod reactions;
 pub mod rtm;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use switchboard_actors::{ApiError, Hub};
 use crate::admin::UserAction;
 
 use crate::auth::{hash_token, token_team};
+use crate::files::blobs::{Blobs, StagedBlob};
 use params::Params;
 use rtm::Tickets;
 
@@ -66,16 +69,34 @@ pub struct Api {
     /// Base URL clients reach the node at, such as `http://127.0.0.1:8080`;
     /// `None` means the request's `Host` header decides.
     public_url: Option<String>,
+    /// The bytes of uploaded files.
+    blobs: Arc<Blobs>,
 }
 
 impl Api {
     /// Creates the API over a hub.
-    pub fn new(hub: Hub, tickets: Arc<Tickets>, public_url: Option<String>) -> Api {
+    pub fn new(
+        hub: Hub,
+        tickets: Arc<Tickets>,
+        public_url: Option<String>,
+        blobs: Arc<Blobs>,
+    ) -> Api {
         Api {
             hub,
             tickets,
             public_url,
+            blobs,
         }
+    }
+
+    /// Returns the shared node state.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Returns the store of uploaded files' bytes.
+    pub fn blobs(&self) -> &Arc<Blobs> {
+        &self.blobs
     }
 
     /// Returns the socket tickets.
@@ -105,22 +126,49 @@ impl Api {
         host: Option<&str>,
     ) -> Value {
         let result = self.dispatch(method, credential, &params, host).await;
-        match result {
-            Ok(mut fields) => {
-                let mut body = Map::with_capacity(fields.len() + 1);
-                body.insert("ok".into(), Value::Bool(true));
-                body.append(&mut fields);
-                Value::Object(body)
-            }
-            Err(error) => {
-                if error == ApiError::InternalError {
-                    tracing::error!(method, "method failed with internal_error");
-                }
-                json!({ "ok": false, "error": error.code() })
-            }
-        }
+        response_body(method, result)
     }
 
+    /// Runs `files.upload` with the bytes of a multipart `file` part that the
+    /// HTTP layer already staged. Returns the whole response body.
+    pub async fn call_upload(
+        &self,
+        token: Option<&str>,
+        params: Params,
+        staged: StagedBlob,
+        host: Option<&str>,
+    ) -> Value {
+        let result = match self.authenticate(token).await {
+            Ok(caller) => files::upload(self, &caller, &params, Some(staged), host).await,
+            Err(error) => {
+                self.blobs.discard(staged).await;
+                Err(error)
+            }
+        };
+        response_body("files.upload", result)
+    }
+}
+
+/// Builds the response body of a method: `{"ok":true,...}` or
+/// `{"ok":false,"error":...}`.
+fn response_body(method: &str, result: MethodResult) -> Value {
+    match result {
+        Ok(mut fields) => {
+            let mut body = Map::with_capacity(fields.len() + 1);
+            body.insert("ok".into(), Value::Bool(true));
+            body.append(&mut fields);
+            Value::Object(body)
+        }
+        Err(error) => {
+            if error == ApiError::InternalError {
+                tracing::error!(method, "method failed with internal_error");
+            }
+            json!({ "ok": false, "error": error.code() })
+        }
+    }
+}
+
+impl Api {
     async fn dispatch(
         &self,
         method: &str,
@@ -206,6 +254,18 @@ impl Api {
             }
             "admin.users.invite" => admin::invite(self, &caller, params).await,
             "admin.audit.list" => admin::audit_list(self, &caller, params).await,
+            "files.getUploadURLExternal" => {
+                files::get_upload_url(self, &caller, params, host).await
+            }
+            "files.completeUploadExternal" => {
+                files::complete_upload(self, &caller, params, host).await
+            }
+            "files.info" => files::info(self, &caller, params, host).await,
+            "files.list" => files::list(self, &caller, params, host).await,
+            "files.delete" => files::delete(self, &caller, params).await,
+            "files.upload" => files::upload(self, &caller, params, None, host).await,
+            "admin.webhooks.create" => webhooks::create(self, &caller, params, host).await,
+            "admin.webhooks.revoke" => webhooks::revoke(self, &caller, params).await,
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -263,7 +323,7 @@ impl Api {
     }
 
     /// Returns the base URL for links and socket URLs.
-    fn base_url(&self, host: Option<&str>) -> String {
+    pub(crate) fn base_url(&self, host: Option<&str>) -> String {
         if let Some(url) = &self.public_url {
             return url.trim_end_matches('/').to_owned();
         }
@@ -350,6 +410,14 @@ const METHODS: &[&str] = &[
     "users.infoBatch",
     "users.search",
     "conversations.search",
+    "files.getUploadURLExternal",
+    "files.completeUploadExternal",
+    "files.info",
+    "files.list",
+    "files.delete",
+    "files.upload",
+    "admin.webhooks.create",
+    "admin.webhooks.revoke",
 ];
 
 fn is_known_method(method: &str) -> bool {

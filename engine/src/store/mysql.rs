@@ -13,6 +13,7 @@
 //! results are those of the SQLite store: a failed set is rolled back alone.
 
 mod audit;
+mod files;
 mod migrations;
 mod reads;
 mod rows;
@@ -26,10 +27,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
 use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
-use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::file::{File, FileFilter, FileShare};
+use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
+use switchboard_actors::webhook::Webhook;
 
 use crate::store::url::{mask_password, MysqlUrl};
 use writes::WriteFailure;
@@ -518,6 +521,46 @@ impl Store for MysqlStore {
     ) -> Result<Option<BrowserSession>, StoreError> {
         read_retrying!(self, "browser session", |c| web_auth::browser_session(
             c, team_id, hash
+        ))
+    }
+
+    async fn webhook(
+        &self,
+        team_id: &TeamId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        read_retrying!(self, "webhook", |c| files::webhook(c, team_id, id))
+    }
+
+    async fn file(&self, team_id: &TeamId, file_id: &FileId) -> Result<Option<File>, StoreError> {
+        read_retrying!(self, "file", |c| files::file(c, team_id, file_id))
+    }
+
+    async fn files(
+        &self,
+        team_id: &TeamId,
+        filter: &FileFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<File>, usize), StoreError> {
+        read_retrying!(self, "files", |c| files::files(
+            c, team_id, filter, offset, limit
+        ))
+    }
+
+    async fn file_shares(
+        &self,
+        team_id: &TeamId,
+        file_id: &FileId,
+    ) -> Result<Vec<FileShare>, StoreError> {
+        read_retrying!(self, "file shares", |c| files::file_shares(
+            c, team_id, file_id
+        ))
+    }
+
+    async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError> {
+        read_retrying!(self, "blob references", |c| files::blob_references(
+            c, team_id, sha256
         ))
     }
 }

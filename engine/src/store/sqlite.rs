@@ -9,6 +9,7 @@
 
 mod audit;
 mod connection;
+mod files;
 mod migrations;
 mod reads;
 mod rows;
@@ -26,10 +27,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
-use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::file::{File, FileFilter, FileShare};
+use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
+use switchboard_actors::webhook::Webhook;
 use tokio::sync::Semaphore;
 
 use connection::{lock_connection, ReaderPool};
@@ -448,6 +451,55 @@ impl Store for SqliteStore {
             reads::replies(connection, &team_id, &channel_id, thread_ts, &range)
         })
         .await
+    }
+
+    async fn webhook(
+        &self,
+        team_id: &TeamId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        let team_id = team_id.clone();
+        let id = id.clone();
+        self.read(move |connection| files::webhook(connection, &team_id, &id))
+            .await
+    }
+
+    async fn file(&self, team_id: &TeamId, file_id: &FileId) -> Result<Option<File>, StoreError> {
+        let team_id = team_id.clone();
+        let file_id = file_id.clone();
+        self.read(move |connection| files::file(connection, &team_id, &file_id))
+            .await
+    }
+
+    async fn files(
+        &self,
+        team_id: &TeamId,
+        filter: &FileFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<File>, usize), StoreError> {
+        let team_id = team_id.clone();
+        let filter = filter.clone();
+        self.read(move |connection| files::files(connection, &team_id, &filter, offset, limit))
+            .await
+    }
+
+    async fn file_shares(
+        &self,
+        team_id: &TeamId,
+        file_id: &FileId,
+    ) -> Result<Vec<FileShare>, StoreError> {
+        let team_id = team_id.clone();
+        let file_id = file_id.clone();
+        self.read(move |connection| files::file_shares(connection, &team_id, &file_id))
+            .await
+    }
+
+    async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError> {
+        let team_id = team_id.clone();
+        let sha256 = sha256.to_owned();
+        self.read(move |connection| files::blob_references(connection, &team_id, &sha256))
+            .await
     }
 
     async fn last_ts(

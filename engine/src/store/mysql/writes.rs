@@ -9,6 +9,7 @@ use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
 use super::audit;
+use super::files;
 use super::rows::{
     column, email_key, extra_to_json, optional_text, profile_to_json, seconds_to_sql, ts_from_sql,
     ts_to_sql,
@@ -261,6 +262,16 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
         Write::DeleteBrowserSession { team_id, hash } => {
             web_auth::delete_browser_session(transaction, team_id, hash).await
         }
+        Write::InsertWebhook(webhook) => files::insert_webhook(transaction, webhook).await,
+        Write::RevokeWebhook { team_id, id } => {
+            files::revoke_webhook(transaction, team_id, id).await
+        }
+        Write::InsertFile(file) => files::insert_file(transaction, file).await,
+        Write::UpdateFile(file) => files::update_file(transaction, file).await,
+        Write::DeleteFile { team_id, file_id } => {
+            files::delete_file(transaction, team_id, file_id).await
+        }
+        Write::ShareFile(share) => files::share_file(transaction, share).await,
         Write::InsertMessage(message) => insert_message(transaction, message).await,
         Write::UpdateMessage(message) => update_message(transaction, message).await,
         Write::DeleteMessage {

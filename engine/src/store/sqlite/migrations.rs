@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
+    (3, include_str!("../../../../schema/sqlite/0003_files.sql")),
 ];
 
 /// Returns the newest schema version this binary supports.

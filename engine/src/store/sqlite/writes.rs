@@ -7,6 +7,7 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
+use super::files;
 use super::rows::{
     email_key, extra_to_json, profile_to_json, seconds_to_sql, ts_from_sql, ts_to_sql,
 };
@@ -107,6 +108,12 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             super::audit::revoke_user_tokens(connection, team_id, user_id)
         }
         Write::InsertAuditEntry(entry) => super::audit::insert(connection, entry),
+        Write::InsertWebhook(webhook) => files::insert_webhook(connection, webhook),
+        Write::RevokeWebhook { team_id, id } => files::revoke_webhook(connection, team_id, id),
+        Write::InsertFile(file) => files::insert_file(connection, file),
+        Write::UpdateFile(file) => files::update_file(connection, file),
+        Write::DeleteFile { team_id, file_id } => files::delete_file(connection, team_id, file_id),
+        Write::ShareFile(share) => files::share_file(connection, share),
     }
 }
 
@@ -128,7 +135,10 @@ pub(super) fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
 }
 
 /// Returns `NotFound(subject)` when a statement changed no row.
-fn require_changed(changed: usize, subject: impl FnOnce() -> String) -> Result<(), StoreError> {
+pub(super) fn require_changed(
+    changed: usize,
+    subject: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
     if changed == 0 {
         Err(StoreError::NotFound(subject()))
     } else {
