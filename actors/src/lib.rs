@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod hub;
 pub mod ids;
+pub mod jobs;
 pub mod node;
 pub mod ports;
 pub mod presence;

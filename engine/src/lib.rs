@@ -8,6 +8,7 @@ pub mod config;
 pub mod directory;
 pub mod engine;
 pub mod http;
+pub mod jobs;
 pub mod socket;
 pub mod store;
 

@@ -39,12 +39,18 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node on `data_dir`, creating the demo workspace when it is empty.
     pub async fn start(data_dir: &Path) -> TestNode {
-        let config = Config {
+        TestNode::start_with(data_dir, |_| {}).await
+    }
+
+    /// Starts a node like [`TestNode::start`] with settings changed by `adjust`.
+    pub async fn start_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestNode {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.to_owned(),
             shutdown_timeout_secs: 5,
             ..Config::default()
         };
+        adjust(&mut config);
         let engine = Arc::new(Engine::start(config).await.expect("engine starts"));
         let listener = engine.bind().await.expect("bind loopback");
         let addr = listener.local_addr().unwrap();

@@ -11,8 +11,10 @@ use super::backend_error;
 
 /// Every migration this binary contains, as (version, SQL), in ascending version
 /// order. A new file in `schema/sqlite/` needs a new entry here.
-pub(super) const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("../../../../schema/sqlite/0001_init.sql"))];
+pub(super) const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../../schema/sqlite/0001_init.sql")),
+    (4, include_str!("../../../../schema/sqlite/0004_jobs.sql")),
+];
 
 /// Returns the newest schema version this binary supports.
 pub(super) fn latest_version() -> u32 {

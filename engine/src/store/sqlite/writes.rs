@@ -7,6 +7,7 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
+use super::jobs;
 use super::rows::{
     email_key, extra_to_json, profile_to_json, seconds_to_sql, ts_from_sql, ts_to_sql,
 };
@@ -92,13 +93,35 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             name,
             user_id,
         } => remove_reaction(connection, team_id, channel_id, *ts, name, user_id),
+        Write::InsertJob(job) => jobs::insert_job(connection, job),
+        Write::MarkJobSent { team_id, job_id } => jobs::mark_sent(connection, team_id, job_id),
+        Write::FinishJob { team_id, job_id } => jobs::finish(connection, team_id, job_id),
+        Write::InsertDeadJob(dead) => jobs::insert_dead(connection, dead),
+        Write::SetQueueOffset {
+            topic,
+            partition,
+            offset,
+        } => jobs::set_offset(connection, topic, *partition, *offset),
+        Write::CountUnread {
+            team_id,
+            channel_id,
+            ts,
+            recipients,
+            mentioned,
+        } => jobs::count_unread(connection, team_id, channel_id, *ts, recipients, mentioned),
+        Write::MarkRead {
+            team_id,
+            channel_id,
+            user_id,
+            ts,
+        } => jobs::mark_read(connection, team_id, channel_id, user_id, *ts),
     }
 }
 
 /// Maps an error of a write statement. Unique and primary-key violations become
 /// `Conflict`, and every other error becomes `Backend`. `subject` names the row written,
 /// and SQLite's message names the constraint's columns.
-fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
+pub(super) fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
     let is_unique_violation = error.sqlite_error().is_some_and(|failure| {
         matches!(
             failure.extended_code,
@@ -113,7 +136,10 @@ fn write_error(error: rusqlite::Error, subject: &str) -> StoreError {
 }
 
 /// Returns `NotFound(subject)` when a statement changed no row.
-fn require_changed(changed: usize, subject: impl FnOnce() -> String) -> Result<(), StoreError> {
+pub(super) fn require_changed(
+    changed: usize,
+    subject: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
     if changed == 0 {
         Err(StoreError::NotFound(subject()))
     } else {
