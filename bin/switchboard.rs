@@ -87,6 +87,25 @@ struct ServeArgs {
     /// Largest file upload, in bytes [default: 104857600].
     #[arg(long, env = "SWITCHBOARD_MAX_FILE_BYTES")]
     max_file_bytes: Option<u64>,
+    /// Job queue: `embedded` or `kafka://host:port[/topic-prefix]` [default: embedded].
+    #[arg(long, env = "SWITCHBOARD_QUEUE")]
+    queue: Option<String>,
+    /// This node's index among --node-count nodes; picks the job partitions it consumes [default: 0].
+    #[arg(long, env = "SWITCHBOARD_NODE_INDEX")]
+    node_index: Option<u32>,
+    /// Number of nodes sharing the job queue [default: 1].
+    #[arg(long, env = "SWITCHBOARD_NODE_COUNT")]
+    node_count: Option<u32>,
+    /// URL that push notifications are POSTed to as JSON [default: none, no pushes].
+    #[arg(long, env = "SWITCHBOARD_PUSH_GATEWAY_URL")]
+    push_gateway_url: Option<String>,
+    /// Let link unfurls fetch private, loopback and link-local addresses [default: false].
+    #[arg(long, env = "SWITCHBOARD_UNFURL_ALLOW_PRIVATE")]
+    unfurl_allow_private: Option<bool>,
+    /// Fault injection for crash tests: the outbox relay writes this file and
+    /// then holds its jobs without publishing them.
+    #[arg(long, env = "SWITCHBOARD_FAULT_RELAY_HOLD_MARKER", hide = true)]
+    fault_relay_hold_marker: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -344,6 +363,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(limit) = args.max_file_bytes {
         config.max_file_bytes = limit;
+    }
+    if let Some(queue) = args.queue {
+        config.queue = queue;
+    }
+    if let Some(index) = args.node_index {
+        config.node_index = index;
+    }
+    if let Some(count) = args.node_count {
+        config.node_count = count;
+    }
+    if config.node_index >= config.node_count.max(1) {
+        bail!(
+            "invalid --node-index {}: it must be below --node-count {}",
+            config.node_index,
+            config.node_count
+        );
+    }
+    if let Some(url) = args.push_gateway_url {
+        config.push_gateway_url = Some(url);
+    }
+    if let Some(allow) = args.unfurl_allow_private {
+        config.unfurl_allow_private = allow;
+    }
+    if let Some(marker) = args.fault_relay_hold_marker {
+        config.fault_relay_hold_marker = Some(marker);
     }
 
     let engine = Engine::start(config.clone()).await?;

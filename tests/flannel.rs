@@ -17,6 +17,7 @@ use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
+use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
@@ -216,6 +217,26 @@ impl Store for CountingStore {
     }
     async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError> {
         self.inner.blob_references(team_id, sha256).await
+    }
+    async fn unsent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.inner.unsent_jobs(limit).await
+    }
+    async fn is_job_done(&self, team_id: &TeamId, job_id: &str) -> Result<bool, StoreError> {
+        self.inner.is_job_done(team_id, job_id).await
+    }
+    async fn queue_offset(&self, topic: &str, partition: u32) -> Result<Option<i64>, StoreError> {
+        self.inner.queue_offset(topic, partition).await
+    }
+    async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError> {
+        self.inner.dead_jobs(team_id).await
+    }
+    async fn read_state(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<Option<ReadState>, StoreError> {
+        self.inner.read_state(team_id, channel_id, user_id).await
     }
     async fn audit_entries(
         &self,

@@ -10,6 +10,18 @@ use serde_json::Value;
 /// keeps its own, so it has no team and no vindex.
 const UNSHARDED_TABLES: &[&str] = &["schema_migrations"];
 
+/// Tables that belong to no team, with the column they are sharded by instead:
+/// the job consumers' offsets are keyed by queue topic.
+const SHARDED_BY_OTHER_COLUMN: &[(&str, &str)] = &[("queue_offsets", "topic")];
+
+/// Returns the column a table is sharded by.
+fn shard_column(table: &str) -> &'static str {
+    SHARDED_BY_OTHER_COLUMN
+        .iter()
+        .find(|(name, _)| *name == table)
+        .map_or("team_id", |(_, column)| column)
+}
+
 fn read(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
     std::fs::read_to_string(&path)
@@ -49,16 +61,17 @@ fn create_tables() -> Vec<(String, String)> {
 }
 
 #[test]
-fn every_key_starts_with_team_id() {
+fn every_key_starts_with_the_shard_column() {
     let tables = create_tables();
     assert!(tables.len() >= 7, "found {} tables", tables.len());
     for (name, statement) in &tables {
         if UNSHARDED_TABLES.contains(&name.as_str()) {
             continue;
         }
+        let shard_column = shard_column(name);
         assert!(
-            statement.contains("team_id "),
-            "{name} has no team_id column"
+            statement.contains(&format!("{shard_column} ")),
+            "{name} has no {shard_column} column"
         );
         for line in statement.lines().map(str::trim) {
             let is_key = line.starts_with("PRIMARY KEY")
@@ -70,8 +83,8 @@ fn every_key_starts_with_team_id() {
                     .map(|(_, columns)| columns)
                     .unwrap_or("");
                 assert!(
-                    columns.starts_with("team_id"),
-                    "{name}: key does not start with team_id: {line}"
+                    columns.starts_with(shard_column),
+                    "{name}: key does not start with {shard_column}: {line}"
                 );
             }
         }
@@ -102,7 +115,11 @@ fn vschema_shards_every_table_by_team() {
 
     for table in &vschema_tables {
         let vindexes = &vschema["tables"][table]["column_vindexes"];
-        assert_eq!(vindexes[0]["column"], "team_id", "{table}: {vindexes}");
+        assert_eq!(
+            vindexes[0]["column"],
+            shard_column(table),
+            "{table}: {vindexes}"
+        );
         let vindex = vindexes[0]["name"].as_str().expect("vindex name");
         assert!(
             vschema["vindexes"][vindex].is_object(),

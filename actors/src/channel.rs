@@ -18,6 +18,7 @@ use crate::events;
 use crate::file::FileShare;
 use crate::hub::Hub;
 use crate::ids::{BotId, ChannelId, FileId, SessionId, TeamId, UserId};
+use crate::jobs::{Job, JobPayload};
 use crate::ports::{Page, StoreError, Write};
 use crate::session_handle::SessionHandle;
 use crate::ts::Ts;
@@ -165,6 +166,16 @@ pub enum ChannelMsg {
         message: Message,
         /// Receives the outcome.
         reply: RpcReplyPort<Result<(), ApiError>>,
+    },
+    /// Attach link previews to a message (the URL-unfurl job); previews
+    /// replace earlier ones of the same `from_url`.
+    Attach {
+        /// The message.
+        ts: Ts,
+        /// Slack unfurl attachments, each with a `from_url`.
+        attachments: Vec<Value>,
+        /// Receives the changed message.
+        reply: RpcReplyPort<Result<Message, ApiError>>,
     },
     /// Deliver events to this session (idempotent).
     Subscribe(SessionHandle),
@@ -410,6 +421,11 @@ impl Actor for ChannelActor {
                 }
                 let _ = reply.send(Ok(()));
             }
+            ChannelMsg::Attach {
+                ts,
+                attachments,
+                reply,
+            } => state.attach(&myself, ts, attachments, reply).await,
             ChannelMsg::Subscribe(handle) => {
                 // The team actor subscribes a session to the channels the store
                 // lists for its user, so the user is a member even when this
@@ -594,7 +610,16 @@ impl ChannelState {
             message.parent_user_id = Some(parent.user);
         }
 
-        let mut writes = vec![Write::InsertMessage(message.clone())];
+        // The message's side effects (mentions, unread counts, pushes, unfurls)
+        // run as a job that commits with the message: both exist or neither.
+        let job = Job::new(
+            message.team.clone(),
+            &JobPayload::MessagePost {
+                channel_id: message.channel.clone(),
+                ts,
+            },
+        );
+        let mut writes = vec![Write::InsertMessage(message.clone()), Write::InsertJob(job)];
         for file_id in &request.files {
             writes.push(Write::ShareFile(FileShare {
                 team_id: self.channel.team_id.clone(),
@@ -646,6 +671,46 @@ impl ChannelState {
             user,
             ts: Ts::now(),
         });
+        let writes = vec![Write::UpdateMessage(updated.clone())];
+        self.persist(
+            myself,
+            writes,
+            Effect::Edited {
+                updated,
+                previous,
+                reply,
+            },
+        );
+    }
+
+    async fn attach(
+        &mut self,
+        myself: &ActorRef<ChannelMsg>,
+        ts: Ts,
+        attachments: Vec<Value>,
+        reply: RpcReplyPort<Result<Message, ApiError>>,
+    ) {
+        let previous = match self.load_message(ts).await {
+            Ok(previous) => previous,
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return;
+            }
+        };
+        let mut updated = previous.clone();
+        let new_urls: Vec<&Value> = attachments.iter().map(|a| &a["from_url"]).collect();
+        let mut merged: Vec<Value> = match updated.extra.get("attachments") {
+            Some(Value::Array(existing)) => existing
+                .iter()
+                .filter(|a| a.get("from_url").is_none_or(|url| !new_urls.contains(&url)))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        merged.extend(attachments);
+        updated
+            .extra
+            .insert("attachments".into(), Value::Array(merged));
         let writes = vec![Write::UpdateMessage(updated.clone())];
         self.persist(
             myself,

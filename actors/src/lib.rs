@@ -21,6 +21,7 @@ pub mod events;
 pub mod file;
 pub mod hub;
 pub mod ids;
+pub mod jobs;
 pub mod node;
 pub mod policy;
 pub mod ports;

@@ -7,6 +7,7 @@ use crate::audit::AuditEntry;
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
 use crate::file::{File, FileFilter, FileShare};
 use crate::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
+use crate::jobs::{DeadJob, Job, ReadState};
 use crate::ts::Ts;
 use crate::web_auth::{BrowserSession, LoginLink};
 use crate::webhook::Webhook;
@@ -163,6 +164,61 @@ pub enum Write {
     /// Record that a message shares a file into a conversation; `Conflict`
     /// when that message already shares it.
     ShareFile(FileShare),
+    /// Add a job to the outbox, unsent. Written in the same write set as the
+    /// change that caused it, so the job exists exactly when the change does.
+    InsertJob(Job),
+    /// Mark an outbox job as published to the queue; `NotFound` when the job
+    /// is not in the outbox.
+    MarkJobSent {
+        /// Team of the job.
+        team_id: TeamId,
+        /// The job.
+        job_id: String,
+    },
+    /// Record that a job's handler finished; `Conflict` when it already had,
+    /// which rolls back the handler's other writes in the same write set.
+    FinishJob {
+        /// Team of the job.
+        team_id: TeamId,
+        /// The job.
+        job_id: String,
+    },
+    /// Move a job that failed every attempt to the dead-letter table.
+    InsertDeadJob(DeadJob),
+    /// Store a consumer's next offset in one partition of a queue topic.
+    SetQueueOffset {
+        /// Topic name (the job kind).
+        topic: String,
+        /// Partition number.
+        partition: u32,
+        /// Offset of the next record to read.
+        offset: i64,
+    },
+    /// Count a new message as unread for each recipient whose read position is
+    /// before it, and as a mention for those in `mentioned`.
+    CountUnread {
+        /// Team of the conversation.
+        team_id: TeamId,
+        /// The conversation.
+        channel_id: ChannelId,
+        /// The message.
+        ts: Ts,
+        /// Members other than the author.
+        recipients: Vec<UserId>,
+        /// Recipients the message mentions.
+        mentioned: Vec<UserId>,
+    },
+    /// Move a member's read position to `ts` and recount their unread messages.
+    MarkRead {
+        /// Team of the conversation.
+        team_id: TeamId,
+        /// The conversation.
+        channel_id: ChannelId,
+        /// The member.
+        user_id: UserId,
+        /// The newest message they have read.
+        ts: Ts,
+    },
 }
 
 /// Which conversations a listing returns.
@@ -390,4 +446,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the highest audit entry `id` of the team, 0 when the log is empty.
     async fn last_audit_id(&self, team_id: &TeamId) -> Result<u64, StoreError>;
+
+    /// Returns up to `limit` outbox jobs not yet published, oldest first,
+    /// across all teams (the relay's scan).
+    async fn unsent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
+
+    /// Returns whether a job's handler has finished.
+    async fn is_job_done(&self, team_id: &TeamId, job_id: &str) -> Result<bool, StoreError>;
+
+    /// Returns the stored next offset of a queue partition.
+    async fn queue_offset(&self, topic: &str, partition: u32) -> Result<Option<i64>, StoreError>;
+
+    /// Returns a team's dead jobs, oldest first.
+    async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError>;
+
+    /// Returns a member's read position and counters in a conversation.
+    async fn read_state(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<Option<ReadState>, StoreError>;
 }

@@ -51,6 +51,33 @@ pub struct Config {
     /// teams loaded. The team is evicted between one and two periods after
     /// its last use.
     pub team_idle_secs: u64,
+    /// Job queue: `embedded` (a file in the data directory) or
+    /// `kafka://host:port[/topic-prefix]`.
+    pub queue: String,
+    /// Partitions of every job topic. Changing it on an existing queue
+    /// moves teams to other partitions.
+    pub queue_partitions: u32,
+    /// This node's index among `node_count` nodes; it consumes the job
+    /// partitions whose number modulo `node_count` is this index.
+    pub node_index: u32,
+    /// Number of nodes sharing the job queue.
+    pub node_count: u32,
+    /// Attempts per job before it goes to the dead-letter table.
+    pub job_max_attempts: u32,
+    /// Pause before a job's first retry, in milliseconds; doubles per retry.
+    pub job_backoff_ms: u64,
+    /// URL that push notifications are POSTed to as JSON; unset sends none.
+    pub push_gateway_url: Option<String>,
+    /// Let link unfurls fetch private, loopback and link-local addresses.
+    pub unfurl_allow_private: bool,
+    /// Time allowed for each unfurl request, in milliseconds.
+    pub unfurl_timeout_ms: u64,
+    /// Bytes of a linked page read at most.
+    pub unfurl_max_bytes: usize,
+    /// Fault injection for crash tests: when set, the outbox relay writes this
+    /// file once it has read unsent jobs and then holds them without
+    /// publishing, until the node stops.
+    pub fault_relay_hold_marker: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -71,6 +98,17 @@ impl Default for Config {
             presence_idle_ms: 30 * 60 * 1000,
             presence_batch_ms: 100,
             team_idle_secs: 0,
+            queue: "embedded".into(),
+            queue_partitions: 8,
+            node_index: 0,
+            node_count: 1,
+            job_max_attempts: 5,
+            job_backoff_ms: 200,
+            push_gateway_url: None,
+            unfurl_allow_private: false,
+            unfurl_timeout_ms: 3_000,
+            unfurl_max_bytes: 512 * 1024,
+            fault_relay_hold_marker: None,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::api::Api;
 use crate::config::Config;
 use crate::directory::{bootstrap_if_empty, Bootstrap, DirectoryError};
 use crate::files::blobs::Blobs;
+use crate::jobs::JobSystem;
 use crate::store::open_store;
 
 /// Error starting or running the engine.
@@ -51,6 +52,9 @@ pub enum EngineError {
     /// Creating the demo workspace failed.
     #[error("bootstrap failed: {0}")]
     Bootstrap(#[from] DirectoryError),
+    /// The job queue could not be opened.
+    #[error("cannot start the job system: {0}")]
+    Jobs(String),
 }
 
 /// A running Switchboard node without its listener: the host decides where the
@@ -64,6 +68,8 @@ pub struct Engine {
     node: ActorRef<NodeMsg>,
     /// The Web API.
     api: Api,
+    /// The job queue, relay and workers.
+    jobs: JobSystem,
 }
 
 impl Engine {
@@ -109,6 +115,18 @@ impl Engine {
         let node = start_node(hub.clone())
             .await
             .map_err(|error| EngineError::Actors(error.to_string()))?;
+        let jobs = match JobSystem::start(hub.clone(), &config).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                stop_node(
+                    &hub,
+                    &node,
+                    Duration::from_secs(config.shutdown_timeout_secs),
+                )
+                .await;
+                return Err(EngineError::Jobs(error.to_string()));
+            }
+        };
         let api = Api::new(
             hub.clone(),
             Arc::new(Tickets::default()),
@@ -121,6 +139,7 @@ impl Engine {
             hub,
             node,
             api,
+            jobs,
         })
     }
 
@@ -132,6 +151,11 @@ impl Engine {
     /// Returns the shared node state (registries, store, actors).
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Returns the job system (queue and metrics).
+    pub fn jobs(&self) -> &JobSystem {
+        &self.jobs
     }
 
     /// Returns the Web API, callable without HTTP.
@@ -224,6 +248,8 @@ impl Engine {
     /// what it holds, then the actor tree stops.
     pub async fn stop(&self) {
         let timeout = Duration::from_secs(self.config.shutdown_timeout_secs);
+        // Workers write through the storage actor, so they stop first.
+        self.jobs.stop().await;
         stop_node(&self.hub, &self.node, timeout).await;
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod files;
 pub mod gateway;
 pub mod http;
+pub mod jobs;
 pub mod seed;
 pub mod socket;
 pub mod store;

@@ -175,7 +175,44 @@ pub(crate) async fn page_of_channels(
 pub async fn info(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     let channel_id = params.channel()?;
     let (channel, member) = api.visible_channel(caller, &channel_id).await?;
-    fields(json!({ "channel": channel.to_api(member, &caller.user.id) }))
+    let mut info = channel.to_api(member, &caller.user.id);
+    if member {
+        let state = api
+            .hub
+            .store()
+            .read_state(caller.team_id(), &channel_id, &caller.user.id)
+            .await
+            .map_err(internal("read state lookup"))?
+            .unwrap_or_default();
+        info["last_read"] = state.last_read.to_string().into();
+        info["unread_count"] = state.unread_count.into();
+        info["unread_count_display"] = state.unread_count.into();
+        info["mention_count"] = state.mention_count.into();
+    }
+    fields(json!({ "channel": info }))
+}
+
+/// `conversations.mark`: moves the caller's read position to `ts` and
+/// recounts their unread messages.
+pub async fn mark(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
+    let channel_id = params.channel()?;
+    let ts = params
+        .ts("ts", ApiError::InvalidTs)?
+        .ok_or(ApiError::InvalidTs)?;
+    let (_, member) = api.visible_channel(caller, &channel_id).await?;
+    if !member {
+        return Err(ApiError::NotInChannel);
+    }
+    api.hub
+        .write(vec![Write::MarkRead {
+            team_id: caller.team_id().clone(),
+            channel_id,
+            user_id: caller.user.id.clone(),
+            ts,
+        }])
+        .await
+        .map_err(internal("conversations.mark"))?;
+    Ok(serde_json::Map::new())
 }
 
 /// `conversations.join`: public channels only.

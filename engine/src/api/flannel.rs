@@ -291,9 +291,19 @@ pub async fn client_boot(api: &Api, caller: &Caller, host: Option<&str>) -> Meth
                 .map(|ts| json!(ts.to_string()))
                 .unwrap_or(Value::Null),
         );
-        // TODO: no read markers are stored yet, so every count is 0; the unread
-        // counts job replaces this value.
-        value.insert("unread_count".into(), json!(0));
+        // The message-post job keeps these counts; a member with no read
+        // state yet has read nothing and been sent nothing since joining.
+        let read = api
+            .hub
+            .store()
+            .read_state(caller.team_id(), &channel.id, &caller.user.id)
+            .await
+            .map_err(internal("read state"))?
+            .unwrap_or_default();
+        value.insert("last_read".into(), json!(read.last_read.to_string()));
+        value.insert("unread_count".into(), json!(read.unread_count));
+        value.insert("unread_count_display".into(), json!(read.unread_count));
+        value.insert("mention_count".into(), json!(read.mention_count));
         channels.push(Value::Object(value));
     }
 

@@ -217,6 +217,7 @@ impl Api {
                 conversations::set_topic(self, &caller, params, false).await
             }
             "conversations.open" => conversations::open(self, &caller, params).await,
+            "conversations.mark" => conversations::mark(self, &caller, params).await,
             "chat.postMessage" => chat::post_message(self, &caller, params).await,
             "chat.update" => chat::update(self, &caller, params).await,
             "chat.delete" => chat::delete(self, &caller, params).await,
@@ -382,6 +383,7 @@ const METHODS: &[&str] = &[
     "conversations.setTopic",
     "conversations.setPurpose",
     "conversations.open",
+    "conversations.mark",
     "chat.postMessage",
     "chat.update",
     "chat.delete",

@@ -22,9 +22,12 @@ use switchboard_actors::domain::{
     Channel, ChannelKind, Edited, Message, Profile, ReactionSummary, Role, Team, Token, TokenKind,
     TopicInfo, User, MAX_MESSAGE_CHARS,
 };
-use switchboard_actors::ids::{BotId, ChannelId, TeamId, UserId};
+use switchboard_actors::file::{File, FileFilter, FileKind, FileShare, FileState};
+use switchboard_actors::ids::{BotId, ChannelId, FileId, TeamId, UserId, WebhookId};
+use switchboard_actors::jobs::{DeadJob, Job, JobPayload, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
+use switchboard_actors::webhook::Webhook;
 
 tokio::task_local! {
     /// The team the running case writes to.
@@ -1554,16 +1557,335 @@ pub async fn empty_batch_returns_no_results(store: Arc<dyn Store>) {
     assert_eq!(store.commit(vec![Vec::new()]).await, vec![Ok(())]);
 }
 
+pub async fn job_outbox_relay_cycle(store: Arc<dyn Store>) {
+    let job = Job::new(
+        team_id(),
+        &JobPayload::MessagePost {
+            channel_id: ChannelId::from("C1"),
+            ts: Ts(10),
+        },
+    );
+    commit_ok(
+        &store,
+        vec![
+            Write::InsertChannel(channel("C1", "general", ChannelKind::Public)),
+            Write::InsertMessage(message("C1", 10, "U1")),
+            Write::InsertJob(job.clone()),
+        ],
+    )
+    .await;
+    let unsent_here = |jobs: Vec<Job>| -> Vec<Job> {
+        jobs.into_iter()
+            .filter(|j| j.team_id == team_id())
+            .collect()
+    };
+    assert_eq!(
+        unsent_here(store.unsent_jobs(100_000).await.unwrap()),
+        vec![job.clone()]
+    );
+
+    let mark_sent = || Write::MarkJobSent {
+        team_id: team_id(),
+        job_id: job.id.clone(),
+    };
+    commit_ok(&store, vec![mark_sent()]).await;
+    assert!(unsent_here(store.unsent_jobs(100_000).await.unwrap()).is_empty());
+    let again = commit_set(&store, vec![mark_sent()]).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+
+    let finish = || Write::FinishJob {
+        team_id: team_id(),
+        job_id: job.id.clone(),
+    };
+    assert!(!store.is_job_done(&team_id(), &job.id).await.unwrap());
+    commit_ok(&store, vec![finish()]).await;
+    assert!(store.is_job_done(&team_id(), &job.id).await.unwrap());
+    assert!(!store.is_job_done(&other_team_id(), &job.id).await.unwrap());
+    // A second delivery conflicts and rolls back the handler's other writes.
+    let second = commit_set(
+        &store,
+        vec![Write::InsertMessage(message("C1", 11, "U1")), finish()],
+    )
+    .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    assert_eq!(read_message(&store, "C1", 11).await, None);
+
+    for (attempts, error) in [(3, "first death"), (5, "last death")] {
+        let dead = DeadJob {
+            job: job.clone(),
+            attempts,
+            error: error.into(),
+            died: Ts(100 + u64::from(attempts)),
+        };
+        commit_ok(&store, vec![Write::InsertDeadJob(dead)]).await;
+    }
+    let dead = store.dead_jobs(&team_id()).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (dead[0].attempts, dead[0].error.as_str()),
+        (5, "last death")
+    );
+    assert_eq!(dead[0].job, job);
+
+    let topic = format!("conformance-{}", team_id());
+    assert_eq!(store.queue_offset(&topic, 3).await.unwrap(), None);
+    for offset in [7, 42] {
+        let write = Write::SetQueueOffset {
+            topic: topic.clone(),
+            partition: 3,
+            offset,
+        };
+        commit_ok(&store, vec![write]).await;
+    }
+    assert_eq!(store.queue_offset(&topic, 3).await.unwrap(), Some(42));
+    assert_eq!(store.queue_offset(&topic, 4).await.unwrap(), None);
+}
+
+pub async fn read_states_count_and_mark(store: Arc<dyn Store>) {
+    let count = |ts: u64, mentioned: &[&str]| Write::CountUnread {
+        team_id: team_id(),
+        channel_id: ChannelId::from("C1"),
+        ts: Ts(ts),
+        recipients: vec![UserId::from("U2"), UserId::from("U3")],
+        mentioned: mentioned.iter().map(|u| UserId::from(*u)).collect(),
+    };
+    commit_ok(
+        &store,
+        vec![Write::InsertChannel(channel(
+            "C1",
+            "general",
+            ChannelKind::Public,
+        ))],
+    )
+    .await;
+    for (ts, mentioned) in [(10, &[][..]), (20, &["U2"][..]), (30, &[][..])] {
+        commit_ok(
+            &store,
+            vec![
+                Write::InsertMessage(message("C1", ts, "U1")),
+                count(ts, mentioned),
+            ],
+        )
+        .await;
+    }
+    let state = |user: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .read_state(&team_id(), &ChannelId::from("C1"), &UserId::from(user))
+                .await
+                .unwrap()
+        }
+    };
+    let expected = |last_read: u64, unread_count: u32, mention_count: u32| ReadState {
+        last_read: Ts(last_read),
+        unread_count,
+        mention_count,
+    };
+    assert_eq!(state("U2").await, Some(expected(0, 3, 1)));
+    assert_eq!(state("U3").await, Some(expected(0, 3, 0)));
+    assert_eq!(state("U1").await, None);
+
+    let mark = Write::MarkRead {
+        team_id: team_id(),
+        channel_id: ChannelId::from("C1"),
+        user_id: UserId::from("U2"),
+        ts: Ts(20),
+    };
+    commit_ok(&store, vec![mark]).await;
+    assert_eq!(state("U2").await, Some(expected(20, 1, 1)));
+
+    // A late count for a message at or before the read position changes nothing.
+    commit_ok(&store, vec![count(15, &["U2"])]).await;
+    assert_eq!(state("U2").await, Some(expected(20, 1, 1)));
+    assert_eq!(state("U3").await, Some(expected(0, 4, 0)));
+}
+
+fn file(id: &str, user_id: &str, mimetype: &str, created: u64) -> File {
+    File {
+        id: FileId::from(id),
+        team_id: team_id(),
+        user: UserId::from(user_id),
+        name: format!("{id}.bin"),
+        title: format!("File {id} \u{1F4CE}"),
+        mimetype: mimetype.into(),
+        filetype: "binary".into(),
+        size: 3,
+        sha256: Some("ab".repeat(32)),
+        state: FileState::Complete,
+        upload_hash: String::new(),
+        created: Ts(created),
+    }
+}
+
+pub async fn webhooks_round_trip_and_revoke(store: Arc<dyn Store>) {
+    let webhook = Webhook {
+        team_id: team_id(),
+        id: WebhookId::from("B1"),
+        secret_hash: "cd".repeat(32),
+        channel_id: ChannelId::from("C1"),
+        bot_user: UserId::from("U9"),
+        created_by: UserId::from("U1"),
+        created: Ts(1_000),
+        revoked: false,
+    };
+    commit_ok(&store, vec![Write::InsertWebhook(webhook.clone())]).await;
+    assert_eq!(
+        store.webhook(&team_id(), &webhook.id).await.unwrap(),
+        Some(webhook.clone())
+    );
+    assert_eq!(
+        store.webhook(&other_team_id(), &webhook.id).await.unwrap(),
+        None
+    );
+    let duplicate = commit_set(&store, vec![Write::InsertWebhook(webhook.clone())]).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+
+    let revoke = |id: &str| Write::RevokeWebhook {
+        team_id: team_id(),
+        id: WebhookId::from(id),
+    };
+    commit_ok(&store, vec![revoke("B1")]).await;
+    let stored = store.webhook(&team_id(), &webhook.id).await.unwrap();
+    assert!(stored.is_some_and(|w| w.revoked));
+    let missing = commit_set(&store, vec![revoke("B2")]).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+pub async fn files_share_list_and_delete(store: Arc<dyn Store>) {
+    commit_ok(
+        &store,
+        vec![
+            Write::InsertChannel(channel("C1", "files", ChannelKind::Public)),
+            add_member("C1", "U1"),
+            add_member("C1", "U2"),
+        ],
+    )
+    .await;
+    let image = file("F1", "U1", "image/png", 100);
+    let text = file("F2", "U1", "text/plain", 200);
+    let private = file("F3", "U3", "image/png", 300);
+    for f in [&image, &text, &private] {
+        commit_ok(&store, vec![Write::InsertFile(f.clone())]).await;
+    }
+    let duplicate = commit_set(&store, vec![Write::InsertFile(image.clone())]).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+
+    let mut renamed = text.clone();
+    renamed.title = "Renamed".into();
+    commit_ok(&store, vec![Write::UpdateFile(renamed.clone())]).await;
+    assert_eq!(
+        store.file(&team_id(), &text.id).await.unwrap(),
+        Some(renamed.clone())
+    );
+    let gone = commit_set(&store, vec![Write::UpdateFile(file("F9", "U1", "a/b", 1))]).await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+
+    let share = |file_id: &str, ts: u64| FileShare {
+        team_id: team_id(),
+        file_id: FileId::from(file_id),
+        channel_id: ChannelId::from("C1"),
+        ts: Ts(ts),
+    };
+    commit_ok(
+        &store,
+        vec![
+            Write::InsertMessage(message("C1", 500, "U1")),
+            Write::ShareFile(share("F1", 500)),
+        ],
+    )
+    .await;
+    let again = commit_set(&store, vec![Write::ShareFile(share("F1", 500))]).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let unknown = commit_set(&store, vec![Write::ShareFile(share("F9", 500))]).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        store.file_shares(&team_id(), &image.id).await.unwrap(),
+        vec![share("F1", 500)]
+    );
+
+    let list = |viewer: &str, kinds: Vec<FileKind>| {
+        let store = store.clone();
+        let filter = FileFilter {
+            viewer: UserId::from(viewer),
+            channel: None,
+            user: None,
+            kinds,
+        };
+        async move {
+            let (files, total) = store.files(&team_id(), &filter, 0, 10).await.unwrap();
+            let ids: Vec<String> = files.into_iter().map(|f| f.id.0).collect();
+            (ids, total)
+        }
+    };
+    // The uploader sees their files, newest first; a member of the channel sees
+    // the shared one; nobody else sees U3's unshared file.
+    assert_eq!(
+        list("U1", vec![]).await,
+        (vec!["F2".into(), "F1".into()], 2)
+    );
+    assert_eq!(list("U2", vec![]).await, (vec!["F1".into()], 1));
+    assert_eq!(
+        list("U1", vec![FileKind::Images]).await,
+        (vec!["F1".into()], 1)
+    );
+    assert_eq!(list("U3", vec![]).await, (vec!["F3".into()], 1));
+    let (page, total) = store
+        .files(
+            &team_id(),
+            &FileFilter {
+                viewer: UserId::from("U1"),
+                channel: Some(ChannelId::from("C1")),
+                user: None,
+                kinds: vec![],
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!((page, total), (vec![image.clone()], 1));
+
+    let sha = image.sha256.clone().unwrap();
+    assert_eq!(store.blob_references(&team_id(), &sha).await.unwrap(), 3);
+    let delete = |file_id: &str| Write::DeleteFile {
+        team_id: team_id(),
+        file_id: FileId::from(file_id),
+    };
+    commit_ok(&store, vec![delete("F1")]).await;
+    assert_eq!(store.file(&team_id(), &image.id).await.unwrap(), None);
+    assert!(store
+        .file_shares(&team_id(), &image.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.blob_references(&team_id(), &sha).await.unwrap(), 2);
+    let twice = commit_set(&store, vec![delete("F1")]).await;
+    assert!(matches!(twice, Err(StoreError::NotFound(_))), "{twice:?}");
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$open` is an async
 /// function returning a fresh `Arc<dyn Store>` for each case. With
 /// `ignore = "reason"`, every generated test is marked `#[ignore]`.
 #[macro_export]
 macro_rules! store_conformance_tests {
     (open = $open:path) => {
-        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing);
+        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete);
     };
     (open = $open:path, ignore = $reason:literal) => {
-        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing);
+        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete);
     };
     (@plain $open:path; $($case:ident),*) => {
         $(

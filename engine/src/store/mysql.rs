@@ -14,6 +14,7 @@
 
 mod audit;
 mod files;
+mod jobs;
 mod migrations;
 mod reads;
 mod rows;
@@ -29,6 +30,7 @@ use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
+use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
@@ -561,6 +563,35 @@ impl Store for MysqlStore {
     async fn blob_references(&self, team_id: &TeamId, sha256: &str) -> Result<usize, StoreError> {
         read_retrying!(self, "blob references", |c| files::blob_references(
             c, team_id, sha256
+        ))
+    }
+
+    async fn unsent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        read_retrying!(self, "unsent jobs", |c| jobs::unsent_jobs(c, limit))
+    }
+
+    async fn is_job_done(&self, team_id: &TeamId, job_id: &str) -> Result<bool, StoreError> {
+        read_retrying!(self, "finished job", |c| jobs::is_done(c, team_id, job_id))
+    }
+
+    async fn queue_offset(&self, topic: &str, partition: u32) -> Result<Option<i64>, StoreError> {
+        read_retrying!(self, "queue offset", |c| jobs::queue_offset(
+            c, topic, partition
+        ))
+    }
+
+    async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError> {
+        read_retrying!(self, "dead jobs", |c| jobs::dead_jobs(c, team_id))
+    }
+
+    async fn read_state(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<Option<ReadState>, StoreError> {
+        read_retrying!(self, "read state", |c| jobs::read_state(
+            c, team_id, channel_id, user_id
         ))
     }
 }

@@ -10,6 +10,7 @@
 mod audit;
 mod connection;
 mod files;
+mod jobs;
 mod migrations;
 mod reads;
 mod rows;
@@ -29,6 +30,7 @@ use switchboard_actors::audit::AuditEntry;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
+use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
@@ -526,6 +528,43 @@ impl Store for SqliteStore {
     async fn last_audit_id(&self, team_id: &TeamId) -> Result<u64, StoreError> {
         let team_id = team_id.clone();
         self.read(move |connection| audit::last_id(connection, &team_id))
+            .await
+    }
+
+    async fn unsent_jobs(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.read(move |connection| jobs::unsent_jobs(connection, limit))
+            .await
+    }
+
+    async fn is_job_done(&self, team_id: &TeamId, job_id: &str) -> Result<bool, StoreError> {
+        let team_id = team_id.clone();
+        let job_id = job_id.to_owned();
+        self.read(move |connection| jobs::is_done(connection, &team_id, &job_id))
+            .await
+    }
+
+    async fn queue_offset(&self, topic: &str, partition: u32) -> Result<Option<i64>, StoreError> {
+        let topic = topic.to_owned();
+        self.read(move |connection| jobs::queue_offset(connection, &topic, partition))
+            .await
+    }
+
+    async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| jobs::dead_jobs(connection, &team_id))
+            .await
+    }
+
+    async fn read_state(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<Option<ReadState>, StoreError> {
+        let team_id = team_id.clone();
+        let channel_id = channel_id.clone();
+        let user_id = user_id.clone();
+        self.read(move |connection| jobs::read_state(connection, &team_id, &channel_id, &user_id))
             .await
     }
 }

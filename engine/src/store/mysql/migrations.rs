@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../../schema/mysql/0001_init.sql")),
     (2, include_str!("../../../../schema/mysql/0002_admin.sql")),
     (3, include_str!("../../../../schema/mysql/0003_files.sql")),
+    (4, include_str!("../../../../schema/mysql/0004_jobs.sql")),
     (
         6,
         include_str!("../../../../schema/mysql/0006_web_sessions.sql"),

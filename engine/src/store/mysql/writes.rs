@@ -5,11 +5,13 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Transaction, Value};
 use switchboard_actors::domain::{Channel, Message, User};
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
+use switchboard_actors::jobs::Job;
 use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
 use super::audit;
 use super::files;
+use super::jobs;
 use super::rows::{
     column, email_key, extra_to_json, optional_text, profile_to_json, seconds_to_sql, ts_from_sql,
     ts_to_sql,
@@ -91,27 +93,36 @@ pub(super) async fn execute(
 }
 
 /// Applies a whole batch without savepoints, stopping at the first failure.
-/// Runs of write sets that each insert one message that is not a reply go in
-/// multi-row inserts, and every other write set runs as [`apply_write_set`]
-/// runs it. On `Rejected`, the caller rolls the transaction back and runs the
-/// batch again with savepoints. Grouping the plain inserts gives the same rows
-/// as running the sets one by one, because such a message changes no other row.
+/// Runs of write sets that each insert one message that is not a reply (with
+/// or without its outbox job) go in multi-row inserts, and every other write
+/// set runs as [`apply_write_set`] runs it. On `Rejected`, the caller rolls the
+/// transaction back and runs the batch again with savepoints. Grouping the
+/// plain inserts gives the same rows as running the sets one by one, because
+/// such a message and its job change no other row.
 pub(super) async fn apply_batch_unguarded(
     transaction: &mut Transaction<'_>,
     batch: &[Vec<Write>],
 ) -> WriteResult {
-    let mut plain_run: Vec<&Message> = Vec::new();
+    let mut plain_messages: Vec<&Message> = Vec::new();
+    let mut plain_jobs: Vec<&Job> = Vec::new();
     for writes in batch {
         match writes.as_slice() {
-            [Write::InsertMessage(message)] if !is_reply(message) => plain_run.push(message),
+            [Write::InsertMessage(message)] if !is_reply(message) => plain_messages.push(message),
+            [Write::InsertMessage(message), Write::InsertJob(job)] if !is_reply(message) => {
+                plain_messages.push(message);
+                plain_jobs.push(job);
+            }
             _ => {
-                insert_plain_messages(transaction, &plain_run).await?;
-                plain_run.clear();
+                insert_plain_messages(transaction, &plain_messages).await?;
+                jobs::insert_jobs(transaction, &plain_jobs).await?;
+                plain_messages.clear();
+                plain_jobs.clear();
                 apply_write_set(transaction, writes).await?;
             }
         }
     }
-    insert_plain_messages(transaction, &plain_run).await
+    insert_plain_messages(transaction, &plain_messages).await?;
+    jobs::insert_jobs(transaction, &plain_jobs).await
 }
 
 /// Returns whether the message is a thread reply, which also changes its parent.
@@ -272,6 +283,32 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
             files::delete_file(transaction, team_id, file_id).await
         }
         Write::ShareFile(share) => files::share_file(transaction, share).await,
+        Write::InsertJob(job) => jobs::insert_jobs(transaction, &[job]).await,
+        Write::MarkJobSent { team_id, job_id } => {
+            jobs::mark_sent(transaction, team_id, job_id).await
+        }
+        Write::FinishJob { team_id, job_id } => jobs::finish(transaction, team_id, job_id).await,
+        Write::InsertDeadJob(dead) => jobs::insert_dead(transaction, dead).await,
+        Write::SetQueueOffset {
+            topic,
+            partition,
+            offset,
+        } => jobs::set_offset(transaction, topic, *partition, *offset).await,
+        Write::CountUnread {
+            team_id,
+            channel_id,
+            ts,
+            recipients,
+            mentioned,
+        } => {
+            jobs::count_unread(transaction, team_id, channel_id, *ts, recipients, mentioned).await
+        }
+        Write::MarkRead {
+            team_id,
+            channel_id,
+            user_id,
+            ts,
+        } => jobs::mark_read(transaction, team_id, channel_id, user_id, *ts).await,
         Write::InsertMessage(message) => insert_message(transaction, message).await,
         Write::UpdateMessage(message) => update_message(transaction, message).await,
         Write::DeleteMessage {

@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
     (3, include_str!("../../../../schema/sqlite/0003_files.sql")),
+    (4, include_str!("../../../../schema/sqlite/0004_jobs.sql")),
 ];
 
 /// Returns the newest schema version this binary supports.

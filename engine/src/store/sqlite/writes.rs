@@ -8,6 +8,7 @@ use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 
 use super::files;
+use super::jobs;
 use super::rows::{
     email_key, extra_to_json, profile_to_json, seconds_to_sql, ts_from_sql, ts_to_sql,
 };
@@ -114,6 +115,28 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
         Write::UpdateFile(file) => files::update_file(connection, file),
         Write::DeleteFile { team_id, file_id } => files::delete_file(connection, team_id, file_id),
         Write::ShareFile(share) => files::share_file(connection, share),
+        Write::InsertJob(job) => jobs::insert_job(connection, job),
+        Write::MarkJobSent { team_id, job_id } => jobs::mark_sent(connection, team_id, job_id),
+        Write::FinishJob { team_id, job_id } => jobs::finish(connection, team_id, job_id),
+        Write::InsertDeadJob(dead) => jobs::insert_dead(connection, dead),
+        Write::SetQueueOffset {
+            topic,
+            partition,
+            offset,
+        } => jobs::set_offset(connection, topic, *partition, *offset),
+        Write::CountUnread {
+            team_id,
+            channel_id,
+            ts,
+            recipients,
+            mentioned,
+        } => jobs::count_unread(connection, team_id, channel_id, *ts, recipients, mentioned),
+        Write::MarkRead {
+            team_id,
+            channel_id,
+            user_id,
+            ts,
+        } => jobs::mark_read(connection, team_id, channel_id, user_id, *ts),
     }
 }
 

@@ -1,0 +1,16 @@
+//! The job system: the queue backends ([`embedded`], [`kafka`]), the outbox
+//! [`relay`], the [`worker`]s, the [`handlers`] of each job kind, the record
+//! [`codec`] and the [`metrics`]. [`JobSystem`] starts and stops them.
+
+pub mod codec;
+pub mod embedded;
+pub mod handlers;
+pub mod kafka;
+pub mod metrics;
+pub mod relay;
+pub mod system;
+pub mod worker;
+
+pub use handlers::{JobSettings, UnfurlSettings};
+pub use metrics::JobMetrics;
+pub use system::JobSystem;
