@@ -167,8 +167,9 @@ pub enum Write {
     /// Add a job to the outbox, unsent. Written in the same write set as the
     /// change that caused it, so the job exists exactly when the change does.
     InsertJob(Job),
-    /// Mark an outbox job as published to the queue; `NotFound` when the job
-    /// is not in the outbox.
+    /// Mark an outbox job as published to the queue. Marking a job that is
+    /// already marked, or not in the outbox, changes nothing and succeeds, so
+    /// two relays that published the same job both finish their batch.
     MarkJobSent {
         /// Team of the job.
         team_id: TeamId,

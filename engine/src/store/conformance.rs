@@ -1590,8 +1590,9 @@ pub async fn job_outbox_relay_cycle(store: Arc<dyn Store>) {
     };
     commit_ok(&store, vec![mark_sent()]).await;
     assert!(unsent_here(store.unsent_jobs(100_000).await.unwrap()).is_empty());
-    let again = commit_set(&store, vec![mark_sent()]).await;
-    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    // A second relay that published the same job marks it again harmlessly.
+    commit_ok(&store, vec![mark_sent()]).await;
+    assert!(unsent_here(store.unsent_jobs(100_000).await.unwrap()).is_empty());
 
     let finish = || Write::FinishJob {
         team_id: team_id(),

@@ -10,7 +10,7 @@ use switchboard_actors::jobs::{DeadJob, Job, JobKind, ReadState};
 use switchboard_actors::ts::Ts;
 
 use super::rows::{column, invalid_column, limit_to_sql, ts_from_sql, ts_to_sql};
-use super::writes::{execute, require_matched, WriteFailure, MAX_ROWS_PER_INSERT};
+use super::writes::{execute, WriteFailure, MAX_ROWS_PER_INSERT};
 
 type WriteResult = Result<(), WriteFailure>;
 type ReadResult<T> = Result<T, mysql_async::Error>;
@@ -66,15 +66,14 @@ pub(super) async fn mark_sent(
     team_id: &TeamId,
     job_id: &str,
 ) -> WriteResult {
-    let subject = format!("outbox job {job_id} of team {team_id}");
-    let matched = execute(
+    execute(
         transaction,
         "DELETE FROM job_outbox WHERE team_id = ? AND job_id = ?",
         vec![team_id.as_str().into(), job_id.into()],
-        &subject,
+        &format!("outbox job {job_id} of team {team_id}"),
     )
-    .await?;
-    require_matched(matched, || subject)
+    .await
+    .map(drop)
 }
 
 pub(super) async fn finish(

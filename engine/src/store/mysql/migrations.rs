@@ -165,6 +165,15 @@ mod tests {
     }
 
     #[test]
+    fn versions_ascend() {
+        let versions: Vec<u32> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
+        assert!(
+            versions.windows(2).all(|pair| pair[0] < pair[1]),
+            "{versions:?}"
+        );
+    }
+
+    #[test]
     fn initial_migration_has_every_table() {
         let split = statements(MIGRATIONS[0].1);
         for table in [

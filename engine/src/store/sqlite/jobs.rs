@@ -9,7 +9,7 @@ use switchboard_actors::ports::StoreError;
 use switchboard_actors::ts::Ts;
 
 use super::rows::{limit_to_sql, ts_from_sql, ts_to_sql};
-use super::writes::{require_changed, write_error};
+use super::writes::write_error;
 
 /// Maps an error of a read query to `Backend`, naming what was read.
 fn read_error(subject: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -62,11 +62,11 @@ pub(super) fn mark_sent(
     team_id: &TeamId,
     job_id: &str,
 ) -> Result<(), StoreError> {
-    let changed = connection
+    connection
         .prepare_cached("UPDATE job_outbox SET sent = 1 WHERE team_id = ?1 AND job_id = ?2")
         .and_then(|mut statement| statement.execute((team_id.as_str(), job_id)))
-        .map_err(|error| write_error(error, &format!("outbox job {job_id}")))?;
-    require_changed(changed, || format!("outbox job {job_id} of team {team_id}"))
+        .map(drop)
+        .map_err(|error| write_error(error, &format!("outbox job {job_id} of team {team_id}")))
 }
 
 pub(super) fn finish(

@@ -41,6 +41,15 @@ fn all_versions() -> Vec<u32> {
         .collect()
 }
 
+#[test]
+fn migration_versions_ascend() {
+    let versions = all_versions();
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{versions:?}"
+    );
+}
+
 /// Returns the versions recorded in `schema_migrations`, read through a
 /// connection of its own.
 fn recorded_versions(path: &Path) -> Vec<u32> {
