@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEntry;
+use crate::billing::{ActiveMember, BillingReport};
+use crate::calendar::{Day, Month};
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
 use crate::file::{File, FileFilter, FileShare};
 use crate::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
@@ -219,6 +221,19 @@ pub enum Write {
         /// The newest message they have read.
         ts: Ts,
     },
+    /// Record that a member was active on a UTC day (posted or opened a
+    /// session). Recording the same (team, day, user) again changes nothing.
+    RecordActivity {
+        /// Team of the member.
+        team_id: TeamId,
+        /// The UTC day.
+        day: Day,
+        /// The member.
+        user_id: UserId,
+    },
+    /// Store a team's billing report for its month, replacing an earlier one
+    /// of the same month.
+    PutBillingReport(BillingReport),
 }
 
 /// Which conversations a listing returns.
@@ -467,4 +482,20 @@ pub trait Store: Send + Sync + 'static {
         channel_id: &ChannelId,
         user_id: &UserId,
     ) -> Result<Option<ReadState>, StoreError>;
+
+    /// Returns the members with recorded activity in a month and the number
+    /// of distinct days each was active, ordered by user id. Bots and
+    /// deactivated users are included; the caller filters them.
+    async fn active_members(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Vec<ActiveMember>, StoreError>;
+
+    /// Returns the stored billing report of a team for a month.
+    async fn billing_report(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Option<BillingReport>, StoreError>;
 }

@@ -14,12 +14,16 @@ use super::backend_error;
 pub(super) const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../../schema/sqlite/0001_init.sql")),
     (2, include_str!("../../../../schema/sqlite/0002_admin.sql")),
+    (3, include_str!("../../../../schema/sqlite/0003_files.sql")),
+    (4, include_str!("../../../../schema/sqlite/0004_jobs.sql")),
     (
         6,
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
-    (3, include_str!("../../../../schema/sqlite/0003_files.sql")),
-    (4, include_str!("../../../../schema/sqlite/0004_jobs.sql")),
+    (
+        8,
+        include_str!("../../../../schema/sqlite/0008_billing.sql"),
+    ),
 ];
 
 /// Returns the newest schema version this binary supports.
