@@ -170,7 +170,7 @@ pub enum Write {
     /// change that caused it, so the job exists exactly when the change does.
     InsertJob(Job),
     /// Mark an outbox job as published to the queue; `NotFound` when the job
-    /// is not in the outbox.
+    /// is not in the outbox or was marked already.
     MarkJobSent {
         /// Team of the job.
         team_id: TeamId,

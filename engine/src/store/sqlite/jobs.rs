@@ -63,7 +63,9 @@ pub(super) fn mark_sent(
     job_id: &str,
 ) -> Result<(), StoreError> {
     let changed = connection
-        .prepare_cached("UPDATE job_outbox SET sent = 1 WHERE team_id = ?1 AND job_id = ?2")
+        .prepare_cached(
+            "UPDATE job_outbox SET sent = 1 WHERE team_id = ?1 AND job_id = ?2 AND sent = 0",
+        )
         .and_then(|mut statement| statement.execute((team_id.as_str(), job_id)))
         .map_err(|error| write_error(error, &format!("outbox job {job_id}")))?;
     require_changed(changed, || format!("outbox job {job_id} of team {team_id}"))
