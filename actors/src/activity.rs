@@ -2,9 +2,10 @@
 //! message or opened a real-time session, stored as `activity_days` rows.
 //!
 //! The message-post job writes the author's day in its own write set. Opening
-//! a session writes the user's day through the storage actor, at most once per
-//! user and day on each node: [`ActivityLog`] remembers the last day written
-//! for each user, so reconnects and several tabs cost no further writes.
+//! a session writes the user's day through the storage actor once per user
+//! and day while the node runs, because [`ActivityLog`] remembers the last day
+//! written for each user. Reconnects and several tabs cost no further writes,
+//! and a failed write is tried again by the user's next session.
 
 use dashmap::DashMap;
 

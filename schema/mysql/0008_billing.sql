@@ -2,8 +2,8 @@
 -- reports computed from them. team_id leads every key, as in 0001_init.sql.
 
 -- One row per member and UTC day with activity: a posted message or an
--- opened real-time session. Writers insert and ignore a duplicate, so a row
--- is written at most once however often the member was active that day.
+-- opened real-time session. An insert of an existing row changes nothing, so
+-- the table keeps one row per day however often the member was active.
 CREATE TABLE activity_days (
     team_id VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     day     CHAR(10)    CHARACTER SET ascii COLLATE ascii_bin NOT NULL,  -- YYYY-MM-DD, UTC

@@ -32,8 +32,8 @@ fn month_argument(params: &Params) -> Result<Month, ApiError> {
 /// `admin.billing.report`: the billable seats of the caller's team for
 /// `month`. Returns `report` when a report of the month is stored. When none
 /// is, or with `refresh=true`, it enqueues a billing job through the outbox
-/// and fails with `report_pending`; a later call returns the report once the
-/// job has run (with `refresh`, one whose `computed` is newer).
+/// and fails with `report_pending`. A later call returns the report once the
+/// job has run, and after a refresh the new report has a later `computed`.
 pub async fn report(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     policy::check(Actor::User(&caller.user), Action::ReadBilling)?;
     super::admin::check_team(caller, params)?;
@@ -77,10 +77,10 @@ pub async fn report(api: &Api, caller: &Caller, params: &Params) -> MethodResult
 pub async fn billable_info(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     policy::check(Actor::User(&caller.user), Action::ReadBilling)?;
     super::admin::check_team(caller, params)?;
-    let only = match params.str("user").filter(|text| !text.is_empty()) {
-        Some(text) => Some(UserId::from(text.as_str())),
-        None => None,
-    };
+    let only = params
+        .str("user")
+        .filter(|text| !text.is_empty())
+        .map(|text| UserId::from(text.as_str()));
 
     let (users, billable) =
         billable_for_month(api.hub.store().as_ref(), caller.team_id(), Month::current())

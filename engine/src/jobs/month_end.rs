@@ -1,7 +1,7 @@
 //! The month-end billing check: once a month has ended, every team gets one
 //! billing job for it. The check runs when the job system starts and then
-//! every hour. It is idempotent: a team whose report of the previous month was
-//! computed after that month ended is skipped, and the job has a fixed id per
+//! every hour. It is idempotent. A team whose report of the previous month was
+//! computed after that month ended is skipped. The job has a fixed id per
 //! month, so the outbox rejects a second insert and a worker skips a job that
 //! is already done. Every node runs the check, and the first insert wins.
 
@@ -44,7 +44,7 @@ pub async fn run(hub: Hub, stop: CancellationToken) {
 }
 
 /// Enqueues the billing job of `month` for every team that existed before the
-/// month ended and has no final report of it; returns how many it enqueued.
+/// month ended and has no final report of it. Returns how many it enqueued.
 pub async fn enqueue_month_end(hub: &Hub, month: Month) -> Result<usize, StoreError> {
     let store = hub.store();
     let mut enqueued = 0;
@@ -63,9 +63,9 @@ pub async fn enqueue_month_end(hub: &Hub, month: Month) -> Result<usize, StoreEr
                 tracing::info!(team = %team.id, job = %job_id, %month, "month-end billing job enqueued");
                 enqueued += 1;
             }
-            // Enqueued before by this or another node; its report is pending.
+            // Enqueued before by this or another node, so its report is pending.
             // NOTE: the SQLite outbox keeps published rows, so a month-end job
-            // that was dead-lettered is not enqueued again here; an admin's
+            // that was dead-lettered is never enqueued again here. An admin's
             // `admin.billing.report` with `refresh=true` recomputes the month.
             Err(StoreError::Conflict(_)) => {
                 tracing::debug!(team = %team.id, job = %job_id, %month, "month-end billing job already enqueued");

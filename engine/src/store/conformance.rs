@@ -1887,8 +1887,9 @@ pub async fn activity_days_and_billing_reports(store: Arc<dyn Store>) {
     };
     let june: Month = "2025-06".parse().unwrap();
 
-    // U1 on two June days (one recorded twice), U2 on the last day of June,
-    // U3 only on the days around June; the other team's U1 stays apart.
+    // U1 is active on two June days, one of them recorded twice. U2 is active
+    // on the last day of June, and U3 only on the days around June. The other
+    // team's U1 must not count.
     commit_ok(
         &store,
         vec![
