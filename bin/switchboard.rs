@@ -7,10 +7,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use switchboard_actors::calendar::Month;
 use switchboard_actors::domain::Role;
 use switchboard_actors::ids::{ChannelId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{Page, Store, StoreError, Write};
 use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
+use switchboard_engine::billing::compute_report;
 use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
 use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::open_store as open_store_url;
@@ -31,7 +33,7 @@ struct Cli {
 enum Command {
     /// Run a node: the Web API at /api/{method} and the real-time socket at /rtm.
     Serve(ServeArgs),
-    /// Create teams, users and tokens, change roles, deactivate users, read the audit log.
+    /// Create teams, users and tokens, change roles, deactivate users, read the audit log and billing.
     #[command(subcommand)]
     Admin(AdminCommand),
 }
@@ -270,6 +272,19 @@ enum AdminCommand {
         /// Create a single-channel guest instead of a multi-channel guest.
         #[arg(long)]
         single_channel: bool,
+    },
+    /// Compute a team's billing report for a month from the store and print it
+    /// as JSON, in the shape of admin.billing.report's `report`; nothing is
+    /// stored.
+    Billing {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Team id, T…
+        #[arg(long)]
+        team: String,
+        /// Month to bill, YYYY-MM in UTC [default: the current month].
+        #[arg(long)]
+        month: Option<String>,
     },
     /// Print the team's audit log, oldest first, one JSON object per line.
     Audit {
@@ -680,6 +695,27 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("creating guest {name:?} in team {team_id}"))?;
             let token = create_token(store.as_ref(), &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
+        }
+        AdminCommand::Billing {
+            common,
+            team,
+            month,
+        } => {
+            let month = match month {
+                Some(text) => text.parse::<Month>()?,
+                None => Month::current(),
+            };
+            let store = open_store(&common).await?;
+            let team_id = TeamId::from(team.as_str());
+            if store.team(&team_id).await?.is_none() {
+                bail!("team {team_id} not found");
+            }
+            let report = compute_report(store.as_ref(), &team_id, month, "")
+                .await
+                .with_context(|| {
+                    format!("computing the billing report {month} of team {team_id}")
+                })?;
+            println!("{}", report.to_api());
         }
         AdminCommand::Audit {
             common,

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use switchboard_actors::audit::AuditEntry;
+use switchboard_actors::billing::{ActiveMember, BillingReport};
+use switchboard_actors::calendar::Month;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
@@ -237,6 +239,20 @@ impl Store for CountingStore {
         user_id: &UserId,
     ) -> Result<Option<ReadState>, StoreError> {
         self.inner.read_state(team_id, channel_id, user_id).await
+    }
+    async fn active_members(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Vec<ActiveMember>, StoreError> {
+        self.inner.active_members(team_id, month).await
+    }
+    async fn billing_report(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Option<BillingReport>, StoreError> {
+        self.inner.billing_report(team_id, month).await
     }
     async fn audit_entries(
         &self,

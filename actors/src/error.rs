@@ -122,6 +122,11 @@ pub enum ApiError {
     CantDeleteFile,
     /// `files.upload` got neither a `file` part nor `content`.
     NoFileData,
+    /// `month` is not a month written `YYYY-MM` (Switchboard's own error).
+    InvalidMonth,
+    /// The billing report is being computed by a job; call again later
+    /// (Switchboard's own error).
+    ReportPending,
 }
 
 impl ApiError {
@@ -184,6 +189,8 @@ impl ApiError {
             ApiError::FileTooLarge => "file_too_large",
             ApiError::CantDeleteFile => "cant_delete_file",
             ApiError::NoFileData => "no_file_data",
+            ApiError::InvalidMonth => "invalid_month",
+            ApiError::ReportPending => "report_pending",
         }
     }
 }

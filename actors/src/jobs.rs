@@ -79,6 +79,16 @@ impl Job {
         }
     }
 
+    /// Creates a job with a chosen id, enqueued now. A fixed id makes enqueuing
+    /// idempotent: the outbox rejects a second insert of the id, and a worker
+    /// skips a job whose id is already done.
+    pub fn with_id(id: String, team_id: TeamId, payload: &JobPayload) -> Job {
+        Job {
+            id,
+            ..Job::new(team_id, payload)
+        }
+    }
+
     /// Decodes the payload.
     pub fn decode(&self) -> Result<JobPayload, String> {
         serde_json::from_str(&self.payload)

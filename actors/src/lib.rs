@@ -13,7 +13,10 @@
 //!    └─ PresenceActor (per connected user)
 //! ```
 
+pub mod activity;
 pub mod audit;
+pub mod billing;
+pub mod calendar;
 pub mod channel;
 pub mod domain;
 pub mod error;

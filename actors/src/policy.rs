@@ -16,7 +16,7 @@
 //! - Admins may also rename, archive and unarchive any channel (including
 //!   `#general`'s name), remove members from any channel, add guests to
 //!   channels, change roles of members, admins and guests, deactivate and
-//!   reactivate them, reset their sessions and invite guests.
+//!   reactivate them, reset their sessions, invite guests and read billing.
 //! - Owners may also do all of that to other owners, make owners, and read the
 //!   audit log. Only the primary owner transfers primary ownership, and nobody
 //!   changes the primary owner's role or deactivates them.
@@ -110,6 +110,8 @@ pub enum Action<'a> {
     ReadAudit,
     /// Create or revoke an incoming webhook.
     ManageWebhooks,
+    /// Read the team's billable seats or request their computation.
+    ReadBilling,
     /// Delete a file.
     DeleteFile {
         /// The user who uploaded it.
@@ -200,6 +202,7 @@ pub fn check(actor: Actor<'_>, action: Action<'_>) -> Result<(), ApiError> {
         }
         Action::InviteGuest => require_admin_person(user),
         Action::ManageWebhooks => require_admin_person(user),
+        Action::ReadBilling => require_admin_person(user),
         Action::DeleteFile { uploader } => {
             if uploader == &user.id || role.is_admin() {
                 Ok(())
@@ -439,6 +442,26 @@ mod tests {
             ),
             Err(ApiError::AccountInactive)
         );
+    }
+
+    #[test]
+    fn billing_is_for_admins_and_owners() {
+        for role in [Role::PrimaryOwner, Role::Owner, Role::Admin] {
+            let actor = user("UA", role);
+            assert_eq!(check(Actor::User(&actor), Action::ReadBilling), Ok(()));
+        }
+        let member = user("UM", Role::Member);
+        assert_eq!(
+            check(Actor::User(&member), Action::ReadBilling),
+            Err(ApiError::NotAnAdmin)
+        );
+        let mut bot = user("UB", Role::Member);
+        bot.is_bot = true;
+        assert_eq!(
+            check(Actor::User(&bot), Action::ReadBilling),
+            Err(ApiError::NotAllowedTokenType)
+        );
+        assert_eq!(check(Actor::Operator, Action::ReadBilling), Ok(()));
     }
 
     #[test]

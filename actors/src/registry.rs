@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 use ractor::ActorRef;
 
+use crate::activity::ActivityLog;
 use crate::channel::ChannelMsg;
 use crate::ids::{ChannelId, SessionId, TeamId, UserId};
 use crate::presence::PresenceMsg;
@@ -31,6 +32,8 @@ pub struct Registry {
     /// Caches of loaded teams; the team actor inserts its cache after loading
     /// it and removes it when it stops.
     pub caches: DashMap<TeamId, SharedTeamCache>,
+    /// The last day of each user's session activity this node has written.
+    pub activity: ActivityLog,
     /// Source of session ids.
     next_session_id: AtomicU64,
 }

@@ -509,6 +509,9 @@ impl TeamState {
             let _ = presence.send_message(PresenceMsg::SessionOpened(session_id));
         }
 
+        // Step 5: the user counts as active today, for billing.
+        crate::activity::record_session(&self.hub, &self.team.id, &user_id);
+
         tracing::info!(team = %self.team.id, user = %user_id, session = session_id, "session opened");
         Ok(OpenedSession {
             handle,

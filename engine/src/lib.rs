@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod directory;
 pub mod engine;

@@ -20,7 +20,7 @@ use super::{cursor, fields, internal, next_cursor, Api, Caller, MethodResult};
 use crate::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 
 /// Rejects a `team_id` argument naming another team than the caller's.
-fn check_team(caller: &Caller, params: &Params) -> Result<(), ApiError> {
+pub(super) fn check_team(caller: &Caller, params: &Params) -> Result<(), ApiError> {
     match params.str("team_id").filter(|t| !t.is_empty()) {
         Some(team) if team != caller.team_id().as_str() => Err(ApiError::TeamNotFound),
         _ => Ok(()),

@@ -3,6 +3,7 @@
 //! warp routes.
 
 mod admin;
+mod billing;
 mod chat;
 mod conversations;
 pub mod cursor;
@@ -255,6 +256,8 @@ impl Api {
             }
             "admin.users.invite" => admin::invite(self, &caller, params).await,
             "admin.audit.list" => admin::audit_list(self, &caller, params).await,
+            "admin.billing.report" => billing::report(self, &caller, params).await,
+            "team.billableInfo" => billing::billable_info(self, &caller, params).await,
             "files.getUploadURLExternal" => {
                 files::get_upload_url(self, &caller, params, host).await
             }
@@ -407,6 +410,8 @@ const METHODS: &[&str] = &[
     "admin.users.session.reset",
     "admin.users.invite",
     "admin.audit.list",
+    "admin.billing.report",
+    "team.billableInfo",
     "rtm.start",
     "client.boot",
     "users.infoBatch",

@@ -1,6 +1,6 @@
 //! Starting and stopping the job system of one node: the queue chosen by the
-//! configuration, the outbox relay and one worker per owned partition of each
-//! job kind.
+//! configuration, the outbox relay, one worker per owned partition of each
+//! job kind, and the month-end billing check.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +86,7 @@ impl JobSystem {
 
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        tasks.spawn(super::month_end::run(hub.clone(), stop.clone()));
         let relay = Relay {
             hub,
             queue: Arc::clone(&queue),

@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use switchboard_actors::billing::{ActiveMember, BillingReport};
+use switchboard_actors::calendar::{Day, Month};
 use switchboard_actors::domain::{
     Channel, ChannelKind, Edited, Message, Profile, ReactionSummary, Role, Team, Token, TokenKind,
     TopicInfo, User, MAX_MESSAGE_CHARS,
@@ -1877,16 +1879,104 @@ pub async fn files_share_list_and_delete(store: Arc<dyn Store>) {
     assert!(matches!(twice, Err(StoreError::NotFound(_))), "{twice:?}");
 }
 
+pub async fn activity_days_and_billing_reports(store: Arc<dyn Store>) {
+    let day = |text: &str| text.parse::<Day>().expect("a valid day");
+    let active = |user: &str, date: &str| Write::RecordActivity {
+        team_id: team_id(),
+        day: day(date),
+        user_id: UserId::from(user),
+    };
+    let june: Month = "2025-06".parse().unwrap();
+
+    // U1 is active on two June days, one of them recorded twice. U2 is active
+    // on the last day of June, and U3 only on the days around June. The other
+    // team's U1 must not count.
+    commit_ok(
+        &store,
+        vec![
+            active("U1", "2025-06-01"),
+            active("U1", "2025-06-15"),
+            active("U2", "2025-06-30"),
+            active("U3", "2025-05-31"),
+            active("U3", "2025-07-01"),
+        ],
+    )
+    .await;
+    commit_ok(&store, vec![active("U1", "2025-06-15")]).await;
+    commit_ok(
+        &store,
+        vec![Write::RecordActivity {
+            team_id: other_team_id(),
+            day: day("2025-06-02"),
+            user_id: UserId::from("U1"),
+        }],
+    )
+    .await;
+    let member = |user: &str, active_days: u32| ActiveMember {
+        user_id: UserId::from(user),
+        active_days,
+    };
+    assert_eq!(
+        store.active_members(&team_id(), june).await.unwrap(),
+        vec![member("U1", 2), member("U2", 1)]
+    );
+    assert_eq!(
+        store
+            .active_members(&team_id(), june.previous())
+            .await
+            .unwrap(),
+        vec![member("U3", 1)]
+    );
+    assert!(store
+        .active_members(&team_id(), "2024-06".parse().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(store.billing_report(&team_id(), june).await.unwrap(), None);
+    let report = |job_id: &str, computed: u64, members: Vec<ActiveMember>| BillingReport {
+        team_id: team_id(),
+        month: june,
+        computed: Ts(computed),
+        job_id: job_id.into(),
+        members,
+    };
+    let first = report("J1", 1_000, vec![member("U1", 2)]);
+    commit_ok(&store, vec![Write::PutBillingReport(first.clone())]).await;
+    assert_eq!(
+        store.billing_report(&team_id(), june).await.unwrap(),
+        Some(first)
+    );
+    // A second computation of the month replaces the first.
+    let second = report("J2", 2_000, vec![member("U1", 2), member("U2", 1)]);
+    commit_ok(&store, vec![Write::PutBillingReport(second.clone())]).await;
+    assert_eq!(
+        store.billing_report(&team_id(), june).await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        store
+            .billing_report(&team_id(), june.previous())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.billing_report(&other_team_id(), june).await.unwrap(),
+        None
+    );
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$open` is an async
 /// function returning a fresh `Arc<dyn Store>` for each case. With
 /// `ignore = "reason"`, every generated test is marked `#[ignore]`.
 #[macro_export]
 macro_rules! store_conformance_tests {
     (open = $open:path) => {
-        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete);
+        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports);
     };
     (open = $open:path, ignore = $reason:literal) => {
-        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete);
+        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports);
     };
     (@plain $open:path; $($case:ident),*) => {
         $(

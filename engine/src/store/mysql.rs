@@ -13,6 +13,7 @@
 //! results are those of the SQLite store: a failed set is rolled back alone.
 
 mod audit;
+mod billing;
 mod files;
 mod jobs;
 mod migrations;
@@ -27,6 +28,8 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
 use switchboard_actors::audit::AuditEntry;
+use switchboard_actors::billing::{ActiveMember, BillingReport};
+use switchboard_actors::calendar::Month;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
@@ -592,6 +595,26 @@ impl Store for MysqlStore {
     ) -> Result<Option<ReadState>, StoreError> {
         read_retrying!(self, "read state", |c| jobs::read_state(
             c, team_id, channel_id, user_id
+        ))
+    }
+
+    async fn active_members(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Vec<ActiveMember>, StoreError> {
+        read_retrying!(self, "active members", |c| billing::active_members(
+            c, team_id, month
+        ))
+    }
+
+    async fn billing_report(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Option<BillingReport>, StoreError> {
+        read_retrying!(self, "billing report", |c| billing::report(
+            c, team_id, month
         ))
     }
 }

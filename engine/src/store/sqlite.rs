@@ -8,6 +8,7 @@
 //! `tokio::task::spawn_blocking`.
 
 mod audit;
+mod billing;
 mod connection;
 mod files;
 mod jobs;
@@ -27,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 use switchboard_actors::audit::AuditEntry;
+use switchboard_actors::billing::{ActiveMember, BillingReport};
+use switchboard_actors::calendar::Month;
 use switchboard_actors::domain::{Channel, Message, Team, Token, User};
 use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
@@ -565,6 +568,26 @@ impl Store for SqliteStore {
         let channel_id = channel_id.clone();
         let user_id = user_id.clone();
         self.read(move |connection| jobs::read_state(connection, &team_id, &channel_id, &user_id))
+            .await
+    }
+
+    async fn active_members(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Vec<ActiveMember>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| billing::active_members(connection, &team_id, month))
+            .await
+    }
+
+    async fn billing_report(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Option<BillingReport>, StoreError> {
+        let team_id = team_id.clone();
+        self.read(move |connection| billing::report(connection, &team_id, month))
             .await
     }
 }

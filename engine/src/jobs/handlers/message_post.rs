@@ -3,9 +3,12 @@
 //! `<!here>`), counts the message as unread (and as a mention) for every other
 //! member, and enqueues a push notification for each recipient of a direct
 //! message or mention who has no open session, and an unfurl of its links.
+//! It also records the author as active on the message's UTC day.
 
 use std::collections::HashSet;
 
+use switchboard_actors::activity::activity_write;
+use switchboard_actors::calendar::Day;
 use switchboard_actors::domain::ChannelKind;
 use switchboard_actors::ids::{ChannelId, TeamId, UserId};
 use switchboard_actors::jobs::{Job, JobPayload};
@@ -114,7 +117,8 @@ pub(super) async fn handle(
         .cloned()
         .collect();
 
-    let mut writes = Vec::new();
+    // The author was active on the message's day, for billing.
+    let mut writes = vec![activity_write(team_id, &message.user, Day::of(message.ts))];
     // Thread replies do not count as unread in the conversation, as in Slack.
     let is_reply = message.thread_ts.is_some_and(|thread| thread != message.ts);
     if !is_reply && !recipients.is_empty() {

@@ -5,6 +5,7 @@
 //! can repeat when a node dies in between; their receivers get the job id to
 //! recognize a repeat.
 
+mod billing;
 mod message_post;
 mod push;
 pub mod unfurl;
@@ -75,9 +76,12 @@ pub async fn handle(context: &JobContext, job: &Job) -> Result<Vec<Write>, Strin
             ts,
             urls,
         } => unfurl::handle(context, &job.team_id, &channel_id, ts, &urls).await,
-        // TODO: reminders and billing are enqueued by nothing yet; their
-        // handlers are not built.
-        JobPayload::Reminder { .. } | JobPayload::Billing { .. } => Err(format!(
+        JobPayload::Billing { month } => {
+            billing::handle(context, &job.id, &job.team_id, &month).await
+        }
+        // TODO: reminders are enqueued by nothing yet; their handler is not
+        // built.
+        JobPayload::Reminder { .. } => Err(format!(
             "job kind {} has no handler in this release",
             job.kind.as_str()
         )),

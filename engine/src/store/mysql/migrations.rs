@@ -20,6 +20,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../../../schema/mysql/0006_web_sessions.sql"),
     ),
+    (8, include_str!("../../../../schema/mysql/0008_billing.sql")),
 ];
 
 /// Name of the `GET_LOCK` lock held while migrating. It is per server, so two

@@ -309,6 +309,12 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
             user_id,
             ts,
         } => jobs::mark_read(transaction, team_id, channel_id, user_id, *ts).await,
+        Write::RecordActivity {
+            team_id,
+            day,
+            user_id,
+        } => super::billing::record_activity(transaction, team_id, *day, user_id).await,
+        Write::PutBillingReport(report) => super::billing::put_report(transaction, report).await,
         Write::InsertMessage(message) => insert_message(transaction, message).await,
         Write::UpdateMessage(message) => update_message(transaction, message).await,
         Write::DeleteMessage {

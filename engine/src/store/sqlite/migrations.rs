@@ -20,6 +20,10 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
+    (
+        8,
+        include_str!("../../../../schema/sqlite/0008_billing.sql"),
+    ),
 ];
 
 /// Returns the newest schema version this binary supports.

@@ -137,6 +137,12 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             user_id,
             ts,
         } => jobs::mark_read(connection, team_id, channel_id, user_id, *ts),
+        Write::RecordActivity {
+            team_id,
+            day,
+            user_id,
+        } => super::billing::record_activity(connection, team_id, *day, user_id),
+        Write::PutBillingReport(report) => super::billing::put_report(connection, report),
     }
 }
 
