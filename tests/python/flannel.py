@@ -21,6 +21,7 @@ Exit status 0 means every check passed. Otherwise the script prints each failed
 check and exits with status 1.
 """
 
+import json
 import os
 import sys
 import threading
@@ -126,15 +127,23 @@ def main():
         check(error.response["ok"] is False, f"users.infoBatch error in Slack's shape: {error.response.data}")
 
     # After the boot, the socket delivers new messages.
+    hello = threading.Event()
     received = threading.Event()
-    rtm = RTMClient(token=os.environ["SB_USER_TOKEN"], base_url=api_url)
 
-    @rtm.on("message")
-    def on_message(_client, event):
-        if event.get("text") == "after the boot":
+    # A user token's RTMClient skips `@rtm.on` handlers (it compares each
+    # event's bot_id with its own, None), so the raw frame hook is used.
+    def on_frame(text):
+        event = json.loads(text)
+        if event.get("type") == "hello":
+            hello.set()
+        if event.get("type") == "message" and event.get("text") == "after the boot":
             received.set()
 
+    rtm = RTMClient(
+        token=os.environ["SB_USER_TOKEN"], base_url=api_url, on_message_listeners=[on_frame]
+    )
     rtm.connect()
+    check(hello.wait(EVENT_TIMEOUT), "the RTM client received hello")
     admin.chat_postMessage(channel=mine, text="after the boot")
     check(received.wait(EVENT_TIMEOUT), "the RTM client received the message posted after the boot")
     rtm.auto_reconnect_enabled = False
