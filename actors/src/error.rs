@@ -122,6 +122,20 @@ pub enum ApiError {
     CantDeleteFile,
     /// `files.upload` got neither a `file` part nor `content`.
     NoFileData,
+    /// A reminder's `time` is missing, not understood, in the past or too far
+    /// ahead.
+    InvalidTime,
+    /// No reminder with that id exists, or the caller is neither its creator
+    /// nor its recipient.
+    ReminderNotFound,
+    /// The reminder is complete already.
+    CantComplete,
+    /// Reminders cannot go to bot users.
+    CannotAddBot,
+    /// Guests cannot set reminders for other users.
+    CannotAddOthers,
+    /// A required argument, such as `reminder`, is missing.
+    MissingArgument,
 }
 
 impl ApiError {
@@ -184,6 +198,12 @@ impl ApiError {
             ApiError::FileTooLarge => "file_too_large",
             ApiError::CantDeleteFile => "cant_delete_file",
             ApiError::NoFileData => "no_file_data",
+            ApiError::InvalidTime => "invalid_time",
+            ApiError::ReminderNotFound => "not_found",
+            ApiError::CantComplete => "cant_complete",
+            ApiError::CannotAddBot => "cannot_add_bot",
+            ApiError::CannotAddOthers => "cannot_add_others",
+            ApiError::MissingArgument => "missing_argument",
         }
     }
 }
