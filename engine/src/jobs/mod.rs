@@ -1,6 +1,7 @@
 //! The job system: the queue backends ([`embedded`], [`kafka`]), the outbox
-//! [`relay`], the [`worker`]s, the [`handlers`] of each job kind, the record
-//! [`codec`] and the [`metrics`]. [`JobSystem`] starts and stops them.
+//! [`relay`], the reminder [`scheduler`], the [`worker`]s, the [`handlers`] of
+//! each job kind, the record [`codec`] and the [`metrics`]. [`JobSystem`]
+//! starts and stops them.
 
 pub mod codec;
 pub mod embedded;
@@ -8,6 +9,7 @@ pub mod handlers;
 pub mod kafka;
 pub mod metrics;
 pub mod relay;
+pub mod scheduler;
 pub mod system;
 pub mod worker;
 
