@@ -63,10 +63,16 @@ pub(super) fn mark_sent(
     job_id: &str,
 ) -> Result<(), StoreError> {
     let changed = connection
-        .prepare_cached("UPDATE job_outbox SET sent = 1 WHERE team_id = ?1 AND job_id = ?2")
+        .prepare_cached(
+            "UPDATE job_outbox SET sent = 1 WHERE team_id = ?1 AND job_id = ?2 AND sent = 0",
+        )
         .and_then(|mut statement| statement.execute((team_id.as_str(), job_id)))
         .map_err(|error| write_error(error, &format!("outbox job {job_id}")))?;
-    require_changed(changed, || format!("outbox job {job_id} of team {team_id}"))
+    // A sent row stays in the table but is no longer in the outbox, as the
+    // MySQL store deletes it.
+    require_changed(changed, || {
+        format!("unsent outbox job {job_id} of team {team_id}")
+    })
 }
 
 pub(super) fn finish(
