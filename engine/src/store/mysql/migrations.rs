@@ -195,6 +195,16 @@ mod tests {
     }
 
     #[test]
+    fn migrations_are_listed_in_ascending_order() {
+        let versions: Vec<u32> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
+        assert!(
+            versions.windows(2).all(|pair| pair[0] < pair[1]),
+            "{versions:?}"
+        );
+        assert_eq!(latest_version(), *versions.last().unwrap());
+    }
+
+    #[test]
     fn initial_migration_has_every_table() {
         let split = statements(MIGRATIONS[0].1);
         for table in [

@@ -41,6 +41,19 @@ fn all_versions() -> Vec<u32> {
         .collect()
 }
 
+#[test]
+fn migrations_are_listed_in_ascending_order() {
+    let versions = all_versions();
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{versions:?}"
+    );
+    assert_eq!(
+        super::migrations::latest_version(),
+        *versions.last().unwrap()
+    );
+}
+
 /// Returns the versions recorded in `schema_migrations`, read through a
 /// connection of its own.
 fn recorded_versions(path: &Path) -> Vec<u32> {
