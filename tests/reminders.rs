@@ -1,7 +1,7 @@
-//! End-to-end tests of reminders over real sockets: the `reminders.*` methods
-//! and their errors, delivery as a Slackbot direct message on the embedded
-//! queue and on Kafka, delivery after a restart, and a second delivery of the
-//! same job that posts nothing.
+//! End-to-end tests of reminders over real sockets. They cover the
+//! `reminders.*` methods and their errors, and delivery as a Slackbot direct
+//! message on the embedded queue, on Kafka and after a restart. A second
+//! delivery of the same job must post nothing.
 
 mod common;
 mod jobs_support;
@@ -337,8 +337,8 @@ async fn bad_input_changes_nothing() {
     assert_eq!(kept["reminder"]["complete_ts"], 0, "{kept}");
 }
 
-/// A reminder set for another user "in 1 second" arrives on that user's socket
-/// as a message from Slackbot in their direct message with it.
+/// Checks that a reminder set for another user "in 1 second" arrives on that
+/// user's socket as a message from Slackbot in their direct message with it.
 async fn reminder_arrives_from_slackbot(queue: &str) {
     let dir = tempfile::tempdir().unwrap();
     let queue = queue.to_owned();

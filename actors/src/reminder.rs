@@ -1,6 +1,6 @@
 //! Reminders (`reminders.*`): a text that Slackbot sends to a user as a direct
-//! message at a given time. Reminders are one-time; recurring ones are not
-//! modelled, so `recurring` is always false.
+//! message at a given time. Reminders are one-time, because recurring ones are
+//! not modelled, so `recurring` is always false.
 
 use serde_json::{json, Value};
 
@@ -24,12 +24,12 @@ pub struct Reminder {
     pub creator: UserId,
     /// The user who receives it.
     pub user: UserId,
-    /// What to remind of, in Slack's markup.
+    /// The reminder's text, in Slack's markup.
     pub text: String,
     /// When it is due, in Unix seconds.
     pub time: i64,
-    /// When it was marked complete, in Unix seconds; 0 while it is not, as in
-    /// Slack's `complete_ts`.
+    /// When it was marked complete, in Unix seconds. It is 0 while the
+    /// reminder is not complete, as in Slack's `complete_ts`.
     pub complete_ts: i64,
     /// Whether the scheduler has enqueued its delivery.
     pub fired: bool,

@@ -12,7 +12,7 @@
 //! Recurring phrases (`every Thursday`) are not supported.
 
 /// Numbers below this many seconds (ten years of 365 days) are relative to
-/// now; larger ones are Unix timestamps.
+/// now, and larger ones are Unix timestamps.
 pub const RELATIVE_LIMIT_SECS: i64 = 10 * 365 * DAY_SECS;
 
 /// How far ahead a reminder may be due: five years, as Slack documents for

@@ -1,5 +1,5 @@
 //! The `reminders.*` methods: `add`, `list`, `info`, `complete` and `delete`.
-//! A reminder is visible only to its creator and its recipient; for anyone
+//! A reminder is visible only to its creator and its recipient. For anyone
 //! else it does not exist (`not_found`). Like Slack, these methods take user
 //! tokens only. The scheduler (`jobs::scheduler`) delivers due reminders.
 
@@ -52,10 +52,10 @@ async fn visible_reminder(
 
 /// Resolves the recipient: the `user` argument, or the caller without one.
 async fn recipient(api: &Api, caller: &Caller, params: &Params) -> Result<UserId, ApiError> {
-    let given = params.str("user").filter(|id| !id.trim().is_empty());
-    let Some(_) = given else {
+    let has_user = params.str("user").is_some_and(|id| !id.trim().is_empty());
+    if !has_user {
         return Ok(caller.user.id.clone());
-    };
+    }
     let user_id = params.user("user")?;
     if user_id == caller.user.id {
         return Ok(user_id);
@@ -85,8 +85,8 @@ pub async fn add(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     if text.is_empty() {
         return Err(ApiError::NoText);
     }
-    // NOTE: recurring reminders are not modelled; a `recurrence` argument is
-    // rejected rather than ignored.
+    // NOTE: recurring reminders are not modelled, so a `recurrence` argument
+    // is rejected rather than ignored.
     if params.get("recurrence").is_some() {
         return Err(ApiError::InvalidArguments);
     }
@@ -138,8 +138,8 @@ pub async fn info(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     fields(json!({ "reminder": reminder.to_api() }))
 }
 
-/// `reminders.complete`: marks a reminder complete; `cant_complete` when it
-/// is already. A complete reminder that is not due yet never fires.
+/// `reminders.complete`: marks a reminder complete, or fails with
+/// `cant_complete` when it is already. A complete reminder that is not due yet never fires.
 pub async fn complete(api: &Api, caller: &Caller, params: &Params) -> MethodResult {
     require_user_token(caller)?;
     let reminder = visible_reminder(api, caller, params).await?;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 /// Pause between two scans.
 const SCAN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Maximum number of reminders fired by one scan; a full scan is followed by
+/// Maximum number of reminders fired by one scan. A full scan is followed by
 /// the next one at once.
 const SCAN_BATCH: usize = 1000;
 
@@ -68,7 +68,7 @@ impl ReminderScheduler {
         tracing::info!("reminder scheduler stopped");
     }
 
-    /// Fires every due reminder of one scan; returns how many the scan found.
+    /// Fires every due reminder of one scan and returns how many it found.
     async fn fire_due(&self) -> Result<usize, StoreError> {
         let now = i64::try_from(Ts::now().seconds()).unwrap_or(i64::MAX);
         let due = self.hub.store().due_reminders(now, SCAN_BATCH).await?;

@@ -128,8 +128,8 @@ pub(super) async fn user_reminders(
     team_id: &TeamId,
     user_id: &UserId,
 ) -> ReadResult<Vec<Reminder>> {
-    // Two indexed lookups joined by UNION (which also drops the reminders a
-    // user set for themselves from the second half).
+    // Two indexed lookups. UNION drops the second copy of a reminder that a
+    // user set for themselves.
     let rows: Vec<Row> = connection
         .exec(
             format!(

@@ -132,8 +132,8 @@ pub(super) fn user_reminders(
     team_id: &TeamId,
     user_id: &UserId,
 ) -> Result<Vec<Reminder>, StoreError> {
-    // Two indexed lookups joined by UNION (which also drops the reminders a
-    // user set for themselves from the second half).
+    // Two indexed lookups. UNION drops the second copy of a reminder that a
+    // user set for themselves.
     connection
         .prepare_cached(&format!(
             "SELECT {REMINDER_COLUMNS} FROM reminders WHERE team_id = ?1 AND user_id = ?2 \
