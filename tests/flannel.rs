@@ -21,6 +21,7 @@ use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
+use switchboard_actors::reminder::Reminder;
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
 use switchboard_actors::webhook::Webhook;
@@ -253,6 +254,23 @@ impl Store for CountingStore {
         month: Month,
     ) -> Result<Option<BillingReport>, StoreError> {
         self.inner.billing_report(team_id, month).await
+    }
+    async fn reminder(
+        &self,
+        team_id: &TeamId,
+        reminder_id: &str,
+    ) -> Result<Option<Reminder>, StoreError> {
+        self.inner.reminder(team_id, reminder_id).await
+    }
+    async fn user_reminders(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        self.inner.user_reminders(team_id, user_id).await
+    }
+    async fn due_reminders(&self, now: i64, limit: usize) -> Result<Vec<Reminder>, StoreError> {
+        self.inner.due_reminders(now, limit).await
     }
     async fn audit_entries(
         &self,

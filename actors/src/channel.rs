@@ -42,6 +42,10 @@ pub struct PostRequest {
     /// Files the message shares into the conversation. Each share is stored
     /// with the message, and each file gets a `file_shared` event after it.
     pub files: Vec<FileId>,
+    /// Further writes committed in the same write set as the message, such as
+    /// the `FinishJob` of the job that posts it. When one of them fails, the
+    /// message is not stored and the post fails.
+    pub writes: Vec<Write>,
 }
 
 impl PostRequest {
@@ -628,6 +632,7 @@ impl ChannelState {
                 ts,
             }));
         }
+        writes.extend(request.writes);
         let effect = Effect::Posted {
             message,
             files: request.files,

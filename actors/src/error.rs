@@ -127,6 +127,20 @@ pub enum ApiError {
     /// The billing report is being computed by a job; call again later
     /// (Switchboard's own error).
     ReportPending,
+    /// A reminder's `time` is missing, not understood, in the past or too far
+    /// ahead.
+    InvalidTime,
+    /// No reminder with that id exists, or the caller is neither its creator
+    /// nor its recipient.
+    ReminderNotFound,
+    /// The reminder is complete already.
+    CantComplete,
+    /// Reminders cannot go to bot users.
+    CannotAddBot,
+    /// Guests cannot set reminders for other users.
+    CannotAddOthers,
+    /// A required argument, such as `reminder`, is missing.
+    MissingArgument,
 }
 
 impl ApiError {
@@ -191,6 +205,12 @@ impl ApiError {
             ApiError::NoFileData => "no_file_data",
             ApiError::InvalidMonth => "invalid_month",
             ApiError::ReportPending => "report_pending",
+            ApiError::InvalidTime => "invalid_time",
+            ApiError::ReminderNotFound => "not_found",
+            ApiError::CantComplete => "cant_complete",
+            ApiError::CannotAddBot => "cannot_add_bot",
+            ApiError::CannotAddOthers => "cannot_add_others",
+            ApiError::MissingArgument => "missing_argument",
         }
     }
 }

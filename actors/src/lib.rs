@@ -32,6 +32,7 @@ pub mod presence;
 pub mod presence_registry;
 pub mod profile_push;
 pub mod registry;
+pub mod reminder;
 pub mod session;
 pub mod session_handle;
 pub mod storage;

@@ -4,10 +4,13 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEntry;
+use crate::billing::{ActiveMember, BillingReport};
+use crate::calendar::{Day, Month};
 use crate::domain::{Channel, ChannelKind, Message, Team, Token, User};
 use crate::file::{File, FileFilter, FileShare};
 use crate::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use crate::jobs::{DeadJob, Job, ReadState};
+use crate::reminder::Reminder;
 use crate::ts::Ts;
 use crate::web_auth::{BrowserSession, LoginLink};
 use crate::webhook::Webhook;
@@ -219,6 +222,46 @@ pub enum Write {
         user_id: UserId,
         /// The newest message they have read.
         ts: Ts,
+    },
+    /// Record that a member was active on a UTC day (posted or opened a
+    /// session). Recording the same (team, day, user) again changes nothing.
+    RecordActivity {
+        /// Team of the member.
+        team_id: TeamId,
+        /// The UTC day.
+        day: Day,
+        /// The member.
+        user_id: UserId,
+    },
+    /// Store a team's billing report for its month, replacing an earlier one
+    /// of the same month.
+    PutBillingReport(BillingReport),
+    /// Insert a reminder; `Conflict` when the id exists.
+    InsertReminder(Reminder),
+    /// Mark a reminder complete; `NotFound` when it is gone or complete
+    /// already.
+    CompleteReminder {
+        /// Team of the reminder.
+        team_id: TeamId,
+        /// The reminder.
+        reminder_id: String,
+        /// When it was completed, in Unix seconds.
+        complete_ts: i64,
+    },
+    /// Delete a reminder; `NotFound` when it is gone.
+    DeleteReminder {
+        /// Team of the reminder.
+        team_id: TeamId,
+        /// The reminder.
+        reminder_id: String,
+    },
+    /// Mark a due reminder fired; `NotFound` when it is gone, complete or
+    /// fired already, so that two schedulers never enqueue it twice.
+    FireReminder {
+        /// Team of the reminder.
+        team_id: TeamId,
+        /// The reminder.
+        reminder_id: String,
     },
 }
 
@@ -468,4 +511,39 @@ pub trait Store: Send + Sync + 'static {
         channel_id: &ChannelId,
         user_id: &UserId,
     ) -> Result<Option<ReadState>, StoreError>;
+
+    /// Returns the members with recorded activity in a month and the number
+    /// of distinct days each was active, ordered by user id. Bots and
+    /// deactivated users are included; the caller filters them.
+    async fn active_members(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Vec<ActiveMember>, StoreError>;
+
+    /// Returns the stored billing report of a team for a month.
+    async fn billing_report(
+        &self,
+        team_id: &TeamId,
+        month: Month,
+    ) -> Result<Option<BillingReport>, StoreError>;
+
+    /// Returns a reminder.
+    async fn reminder(
+        &self,
+        team_id: &TeamId,
+        reminder_id: &str,
+    ) -> Result<Option<Reminder>, StoreError>;
+
+    /// Returns every reminder a user created or receives, by due time, then id.
+    async fn user_reminders(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<Reminder>, StoreError>;
+
+    /// Returns up to `limit` reminders that are neither fired nor complete and
+    /// due at `now` (Unix seconds) or earlier, by due time, across all teams
+    /// (the reminder scheduler's scan).
+    async fn due_reminders(&self, now: i64, limit: usize) -> Result<Vec<Reminder>, StoreError>;
 }

@@ -226,6 +226,7 @@ impl SessionState {
             subtype: None,
             extra,
             files: Vec::new(),
+            writes: Vec::new(),
         };
         self.hub
             .post_message(&self.handle.team_id, &channel_id, request)

@@ -174,6 +174,7 @@ fn build_request(
         subtype: Some("bot_message".into()),
         extra,
         files: Vec::new(),
+        writes: Vec::new(),
     };
     request.validate().map_err(HookError::from_api)?;
     Ok(request)

@@ -98,6 +98,7 @@ pub async fn post_message(api: &Api, caller: &Caller, params: &Params) -> Method
         subtype: None,
         extra,
         files: Vec::new(),
+        writes: Vec::new(),
     };
     let message = api
         .hub

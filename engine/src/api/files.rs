@@ -221,6 +221,7 @@ async fn complete_and_share(
             subtype: None,
             extra,
             files: files.iter().map(|f| f.id.clone()).collect(),
+            writes: Vec::new(),
         };
         api.hub
             .post_message(caller.team_id(), channel_id, request)

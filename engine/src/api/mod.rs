@@ -12,6 +12,8 @@ mod flannel;
 pub mod params;
 mod presence;
 mod reactions;
+mod reminder_time;
+mod reminders;
 pub mod rtm;
 mod users;
 mod webhooks;
@@ -270,6 +272,11 @@ impl Api {
             "files.upload" => files::upload(self, &caller, params, None, host).await,
             "admin.webhooks.create" => webhooks::create(self, &caller, params, host).await,
             "admin.webhooks.revoke" => webhooks::revoke(self, &caller, params).await,
+            "reminders.add" => reminders::add(self, &caller, params).await,
+            "reminders.list" => reminders::list(self, &caller).await,
+            "reminders.info" => reminders::info(self, &caller, params).await,
+            "reminders.complete" => reminders::complete(self, &caller, params).await,
+            "reminders.delete" => reminders::delete(self, &caller, params).await,
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -425,6 +432,11 @@ const METHODS: &[&str] = &[
     "files.upload",
     "admin.webhooks.create",
     "admin.webhooks.revoke",
+    "reminders.add",
+    "reminders.list",
+    "reminders.info",
+    "reminders.complete",
+    "reminders.delete",
 ];
 
 fn is_known_method(method: &str) -> bool {

@@ -1,7 +1,7 @@
 //! The job system: the queue backends ([`embedded`], [`kafka`]), the outbox
-//! [`relay`], the [`worker`]s, the [`handlers`] of each job kind, the record
-//! [`codec`], the [`metrics`] and the [`month_end`] billing check.
-//! [`JobSystem`] starts and stops them.
+//! [`relay`], the reminder [`scheduler`], the [`worker`]s, the [`handlers`] of
+//! each job kind, the record [`codec`], the [`metrics`] and the [`month_end`]
+//! billing check. [`JobSystem`] starts and stops them.
 
 pub mod codec;
 pub mod embedded;
@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod month_end;
 pub mod relay;
+pub mod scheduler;
 pub mod system;
 pub mod worker;
 

@@ -1,6 +1,6 @@
 //! Starting and stopping the job system of one node: the queue chosen by the
-//! configuration, the outbox relay, one worker per owned partition of each
-//! job kind, and the month-end billing check.
+//! configuration, the outbox relay, the reminder scheduler, one worker per
+//! owned partition of each job kind, and the month-end billing check.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +15,12 @@ use super::handlers::{JobContext, JobSettings};
 use super::kafka::{KafkaAddress, KafkaQueue};
 use super::metrics::JobMetrics;
 use super::relay::Relay;
+use super::scheduler::ReminderScheduler;
 use super::worker::{owns_partition, Worker};
 use crate::config::Config;
 
-/// How long `stop` waits for the relay and workers to finish their current job.
+/// How long `stop` waits for the relay, the scheduler and the workers to finish
+/// their current work.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The running job system of a node.
@@ -29,7 +31,7 @@ pub struct JobSystem {
     metrics: Arc<JobMetrics>,
     /// Cancelled by `stop`.
     stop: CancellationToken,
-    /// The relay and worker tasks.
+    /// The relay, scheduler and worker tasks.
     tasks: tokio::sync::Mutex<JoinSet<()>>,
 }
 
@@ -60,7 +62,8 @@ pub async fn open_queue(config: &Config) -> Result<Arc<dyn JobQueue>, QueueError
 }
 
 impl JobSystem {
-    /// Opens the queue and starts the relay and this node's workers.
+    /// Opens the queue and starts the relay, the reminder scheduler and this
+    /// node's workers.
     pub async fn start(hub: Hub, config: &Config) -> Result<JobSystem, QueueError> {
         let queue = open_queue(config).await?;
         let metrics = Arc::new(JobMetrics::default());
@@ -87,6 +90,8 @@ impl JobSystem {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(super::month_end::run(hub.clone(), stop.clone()));
+        let scheduler = ReminderScheduler { hub: hub.clone() };
+        tasks.spawn(scheduler.run(stop.clone()));
         let relay = Relay {
             hub,
             queue: Arc::clone(&queue),
@@ -138,7 +143,8 @@ impl JobSystem {
         &self.metrics
     }
 
-    /// Stops the relay and the workers. A job in progress finishes first,
+    /// Stops the relay, the scheduler and the workers. A job in progress
+    /// finishes first,
     /// unless that takes longer than the stop timeout; such a job runs again
     /// after the restart.
     pub async fn stop(&self) {

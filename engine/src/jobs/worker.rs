@@ -13,7 +13,7 @@ use switchboard_actors::ports::{StoreError, Write};
 use switchboard_actors::ts::Ts;
 use tokio_util::sync::CancellationToken;
 
-use super::handlers::{self, JobContext};
+use super::handlers::{self, Handled, JobContext};
 
 /// Maximum number of jobs fetched at once.
 const FETCH_BATCH: usize = 512;
@@ -147,7 +147,7 @@ pub async fn run_job(context: &JobContext, job: Job) {
     let mut last_error = String::new();
     for attempt in 1..=max_attempts {
         let outcome = match handlers::handle(context, &job).await {
-            Ok(mut writes) => {
+            Ok(Handled::Writes(mut writes)) => {
                 writes.insert(
                     0,
                     Write::FinishJob {
@@ -160,6 +160,8 @@ pub async fn run_job(context: &JobContext, job: Job) {
                     other => Some(other.to_string()),
                 })
             }
+            Ok(Handled::Finished) => Ok(()),
+            Ok(Handled::AlreadyFinished) => Err(None),
             Err(error) => Err(Some(error)),
         };
         match outcome {

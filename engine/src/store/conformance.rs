@@ -28,6 +28,7 @@ use switchboard_actors::file::{File, FileFilter, FileKind, FileShare, FileState}
 use switchboard_actors::ids::{BotId, ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::jobs::{DeadJob, Job, JobPayload, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
+use switchboard_actors::reminder::Reminder;
 use switchboard_actors::ts::Ts;
 use switchboard_actors::webhook::Webhook;
 
@@ -1967,16 +1968,137 @@ pub async fn activity_days_and_billing_reports(store: Arc<dyn Store>) {
     );
 }
 
+fn reminder(id: &str, creator: &str, user_id: &str, time: i64) -> Reminder {
+    Reminder {
+        id: id.to_owned(),
+        team_id: team_id(),
+        creator: UserId::from(creator),
+        user: UserId::from(user_id),
+        text: format!("reminder {id} \u{23F0}"),
+        time,
+        complete_ts: 0,
+        fired: false,
+        created: Ts(1_000),
+    }
+}
+
+pub async fn reminders_fire_complete_and_delete(store: Arc<dyn Store>) {
+    // Due times far in the past, so that the scan across teams finds them
+    // even in a database other cases' teams share.
+    let own = reminder("RmA", "U1", "U1", 100);
+    let for_other = reminder("RmB", "U1", "U2", 50);
+    let later = reminder("RmC", "U2", "U2", 300);
+    for r in [&own, &for_other, &later] {
+        commit_ok(&store, vec![Write::InsertReminder(r.clone())]).await;
+    }
+    let duplicate = commit_set(&store, vec![Write::InsertReminder(own.clone())]).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+    assert_eq!(
+        store.reminder(&team_id(), "RmA").await.unwrap(),
+        Some(own.clone())
+    );
+    assert_eq!(store.reminder(&other_team_id(), "RmA").await.unwrap(), None);
+
+    // A user's list has what they created and what they receive, by due time.
+    let ids =
+        |reminders: Vec<Reminder>| -> Vec<String> { reminders.into_iter().map(|r| r.id).collect() };
+    let user_list = |user: &str| {
+        let store = store.clone();
+        let user = UserId::from(user);
+        async move { ids(store.user_reminders(&team_id(), &user).await.unwrap()) }
+    };
+    assert_eq!(user_list("U1").await, vec!["RmB", "RmA"]);
+    assert_eq!(user_list("U2").await, vec!["RmB", "RmC"]);
+    assert!(user_list("U3").await.is_empty());
+
+    let due_here = |now: i64| {
+        let store = store.clone();
+        async move {
+            let due = store.due_reminders(now, 100_000).await.unwrap();
+            ids(due.into_iter().filter(|r| r.team_id == team_id()).collect())
+        }
+    };
+    assert_eq!(due_here(100).await, vec!["RmB", "RmA"]);
+    assert_eq!(due_here(1_000).await, vec!["RmB", "RmA", "RmC"]);
+
+    // Firing happens once, and a fired reminder is no longer due.
+    let fire = |id: &str| Write::FireReminder {
+        team_id: team_id(),
+        reminder_id: id.to_owned(),
+    };
+    commit_ok(&store, vec![fire("RmB")]).await;
+    let twice = commit_set(&store, vec![fire("RmB")]).await;
+    assert!(matches!(twice, Err(StoreError::NotFound(_))), "{twice:?}");
+    assert!(store
+        .reminder(&team_id(), "RmB")
+        .await
+        .unwrap()
+        .is_some_and(|r| r.fired));
+    assert_eq!(due_here(1_000).await, vec!["RmA", "RmC"]);
+
+    // A failing fire rolls back the outbox job of its write set.
+    let job = Job::new(
+        team_id(),
+        &JobPayload::Reminder {
+            reminder_id: "RmB".into(),
+        },
+    );
+    let rolled_back = commit_set(&store, vec![fire("RmB"), Write::InsertJob(job.clone())]).await;
+    assert!(
+        matches!(rolled_back, Err(StoreError::NotFound(_))),
+        "{rolled_back:?}"
+    );
+    let unsent = store.unsent_jobs(100_000).await.unwrap();
+    assert!(!unsent.iter().any(|j| j.id == job.id), "{unsent:?}");
+
+    // A complete reminder is not due, cannot complete again and cannot fire.
+    let complete = |id: &str| Write::CompleteReminder {
+        team_id: team_id(),
+        reminder_id: id.to_owned(),
+        complete_ts: 1_700_000_000,
+    };
+    commit_ok(&store, vec![complete("RmA")]).await;
+    let stored = store.reminder(&team_id(), "RmA").await.unwrap().unwrap();
+    assert_eq!(stored.complete_ts, 1_700_000_000);
+    let again = commit_set(&store, vec![complete("RmA")]).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    let fire_complete = commit_set(&store, vec![fire("RmA")]).await;
+    assert!(
+        matches!(fire_complete, Err(StoreError::NotFound(_))),
+        "{fire_complete:?}"
+    );
+    assert_eq!(due_here(1_000).await, vec!["RmC"]);
+    let missing = commit_set(&store, vec![complete("RmZ")]).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    let delete = |id: &str| Write::DeleteReminder {
+        team_id: team_id(),
+        reminder_id: id.to_owned(),
+    };
+    commit_ok(&store, vec![delete("RmC")]).await;
+    assert_eq!(store.reminder(&team_id(), "RmC").await.unwrap(), None);
+    assert!(due_here(1_000).await.is_empty());
+    let gone = commit_set(&store, vec![delete("RmC")]).await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+    assert_eq!(user_list("U2").await, vec!["RmB"]);
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$open` is an async
 /// function returning a fresh `Arc<dyn Store>` for each case. With
 /// `ignore = "reason"`, every generated test is marked `#[ignore]`.
 #[macro_export]
 macro_rules! store_conformance_tests {
     (open = $open:path) => {
-        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports);
+        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete);
     };
     (open = $open:path, ignore = $reason:literal) => {
-        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports);
+        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete);
     };
     (@plain $open:path; $($case:ident),*) => {
         $(

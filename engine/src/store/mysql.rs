@@ -18,6 +18,7 @@ mod files;
 mod jobs;
 mod migrations;
 mod reads;
+mod reminders;
 mod rows;
 mod web_auth;
 mod writes;
@@ -35,6 +36,7 @@ use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
+use switchboard_actors::reminder::Reminder;
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
 use switchboard_actors::webhook::Webhook;
@@ -615,6 +617,34 @@ impl Store for MysqlStore {
     ) -> Result<Option<BillingReport>, StoreError> {
         read_retrying!(self, "billing report", |c| billing::report(
             c, team_id, month
+        ))
+    }
+
+    async fn reminder(
+        &self,
+        team_id: &TeamId,
+        reminder_id: &str,
+    ) -> Result<Option<Reminder>, StoreError> {
+        read_retrying!(self, "reminder", |c| reminders::reminder(
+            c,
+            team_id,
+            reminder_id
+        ))
+    }
+
+    async fn user_reminders(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        read_retrying!(self, "reminders of a user", |c| reminders::user_reminders(
+            c, team_id, user_id
+        ))
+    }
+
+    async fn due_reminders(&self, now: i64, limit: usize) -> Result<Vec<Reminder>, StoreError> {
+        read_retrying!(self, "due reminders", |c| reminders::due_reminders(
+            c, now, limit
         ))
     }
 }

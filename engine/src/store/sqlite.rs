@@ -14,6 +14,7 @@ mod files;
 mod jobs;
 mod migrations;
 mod reads;
+mod reminders;
 mod rows;
 mod web_auth;
 mod writes;
@@ -35,6 +36,7 @@ use switchboard_actors::file::{File, FileFilter, FileShare};
 use switchboard_actors::ids::{ChannelId, FileId, TeamId, UserId, WebhookId};
 use switchboard_actors::jobs::{DeadJob, Job, ReadState};
 use switchboard_actors::ports::{ChannelFilter, HistoryRange, Page, Store, StoreError, Write};
+use switchboard_actors::reminder::Reminder;
 use switchboard_actors::ts::Ts;
 use switchboard_actors::web_auth::{BrowserSession, LoginLink};
 use switchboard_actors::webhook::Webhook;
@@ -588,6 +590,33 @@ impl Store for SqliteStore {
     ) -> Result<Option<BillingReport>, StoreError> {
         let team_id = team_id.clone();
         self.read(move |connection| billing::report(connection, &team_id, month))
+            .await
+    }
+
+    async fn reminder(
+        &self,
+        team_id: &TeamId,
+        reminder_id: &str,
+    ) -> Result<Option<Reminder>, StoreError> {
+        let team_id = team_id.clone();
+        let reminder_id = reminder_id.to_owned();
+        self.read(move |connection| reminders::reminder(connection, &team_id, &reminder_id))
+            .await
+    }
+
+    async fn user_reminders(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        let team_id = team_id.clone();
+        let user_id = user_id.clone();
+        self.read(move |connection| reminders::user_reminders(connection, &team_id, &user_id))
+            .await
+    }
+
+    async fn due_reminders(&self, now: i64, limit: usize) -> Result<Vec<Reminder>, StoreError> {
+        self.read(move |connection| reminders::due_reminders(connection, now, limit))
             .await
     }
 }

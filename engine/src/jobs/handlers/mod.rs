@@ -3,11 +3,14 @@
 //! `FinishJob`, so a job delivered twice takes effect once. Effects outside the
 //! store (an HTTP push, an edited message) happen before that commit, so they
 //! can repeat when a node dies in between; their receivers get the job id to
-//! recognize a repeat.
+//! recognize a repeat. The reminder handler commits its message and its
+//! `FinishJob` together itself ([`Handled::Finished`]).
 
 mod billing;
 mod message_post;
 mod push;
+mod reminder;
+mod slackbot;
 pub mod unfurl;
 
 use std::sync::Arc;
@@ -45,9 +48,21 @@ pub struct JobContext {
     pub metrics: Arc<JobMetrics>,
 }
 
-/// Runs the handler of a job's kind; returns the writes that record its effect.
-pub async fn handle(context: &JobContext, job: &Job) -> Result<Vec<Write>, String> {
-    match job.decode()? {
+/// What a handler did, when it succeeded.
+#[derive(Debug)]
+pub enum Handled {
+    /// These writes record its effect; the worker commits them in one write
+    /// set with the job's `FinishJob`.
+    Writes(Vec<Write>),
+    /// The handler committed its effect and the job's `FinishJob` itself.
+    Finished,
+    /// Another delivery of the job had finished it; nothing was done.
+    AlreadyFinished,
+}
+
+/// Runs the handler of a job's kind.
+pub async fn handle(context: &JobContext, job: &Job) -> Result<Handled, String> {
+    let writes = match job.decode()? {
         JobPayload::MessagePost { channel_id, ts } => {
             message_post::handle(context, &job.team_id, &channel_id, ts).await
         }
@@ -79,11 +94,9 @@ pub async fn handle(context: &JobContext, job: &Job) -> Result<Vec<Write>, Strin
         JobPayload::Billing { month } => {
             billing::handle(context, &job.id, &job.team_id, &month).await
         }
-        // TODO: reminders are enqueued by nothing yet; their handler is not
-        // built.
-        JobPayload::Reminder { .. } => Err(format!(
-            "job kind {} has no handler in this release",
-            job.kind.as_str()
-        )),
-    }
+        JobPayload::Reminder { reminder_id } => {
+            return reminder::handle(context, job, &reminder_id).await;
+        }
+    };
+    writes.map(Handled::Writes)
 }

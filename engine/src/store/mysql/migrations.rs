@@ -17,6 +17,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../../../../schema/mysql/0003_files.sql")),
     (4, include_str!("../../../../schema/mysql/0004_jobs.sql")),
     (
+        5,
+        include_str!("../../../../schema/mysql/0005_reminders.sql"),
+    ),
+    (
         6,
         include_str!("../../../../schema/mysql/0006_web_sessions.sql"),
     ),
@@ -33,7 +37,11 @@ const LOCK_TIMEOUT_SECS: u32 = 120;
 
 /// Returns the newest schema version this binary supports.
 fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+    MIGRATIONS
+        .iter()
+        .map(|(version, _)| *version)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Applies every migration the database has not recorded, holding the named
@@ -67,8 +75,11 @@ pub(super) async fn migrate(connection: &mut Conn, masked_url: &str) -> Result<u
 
 async fn migrate_locked(connection: &mut Conn, masked_url: &str) -> Result<u32, StoreError> {
     let recorded = check_version(connection, masked_url).await?;
+    // Each version is checked on its own, not against the highest one: a
+    // database migrated by a binary that had 6 but not yet 5 still gets 5.
+    let applied = recorded_versions(connection).await?;
     for (version, sql) in MIGRATIONS {
-        if *version <= recorded {
+        if applied.contains(version) {
             continue;
         }
         tracing::info!(url = masked_url, version, "applying MySQL schema migration");
@@ -95,6 +106,25 @@ async fn migrate_locked(connection: &mut Conn, masked_url: &str) -> Result<u32, 
         tracing::info!(url = masked_url, version, "applied MySQL schema migration");
     }
     Ok(latest_version().max(recorded))
+}
+
+/// Returns every version recorded in `schema_migrations`; none before the first
+/// migration, which creates the table.
+async fn recorded_versions(connection: &mut Conn) -> Result<Vec<u32>, StoreError> {
+    let has_table: Option<i64> = connection
+        .query_first(
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'",
+        )
+        .await
+        .map_err(|error| backend_error("failed to look up schema_migrations", error))?;
+    if has_table.is_none() {
+        return Ok(Vec::new());
+    }
+    connection
+        .query("SELECT version FROM schema_migrations")
+        .await
+        .map_err(|error| backend_error("failed to read schema_migrations", error))
 }
 
 /// Returns the highest recorded version, or 0 for an empty database. Fails when
@@ -166,12 +196,13 @@ mod tests {
     }
 
     #[test]
-    fn versions_ascend() {
+    fn migrations_are_listed_in_ascending_order() {
         let versions: Vec<u32> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
         assert!(
             versions.windows(2).all(|pair| pair[0] < pair[1]),
             "{versions:?}"
         );
+        assert_eq!(latest_version(), *versions.last().unwrap());
     }
 
     #[test]

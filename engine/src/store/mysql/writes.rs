@@ -12,6 +12,7 @@ use switchboard_actors::ts::Ts;
 use super::audit;
 use super::files;
 use super::jobs;
+use super::reminders;
 use super::rows::{
     column, email_key, extra_to_json, optional_text, profile_to_json, seconds_to_sql, ts_from_sql,
     ts_to_sql,
@@ -315,6 +316,20 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
             user_id,
         } => super::billing::record_activity(transaction, team_id, *day, user_id).await,
         Write::PutBillingReport(report) => super::billing::put_report(transaction, report).await,
+        Write::InsertReminder(reminder) => reminders::insert(transaction, reminder).await,
+        Write::CompleteReminder {
+            team_id,
+            reminder_id,
+            complete_ts,
+        } => reminders::complete(transaction, team_id, reminder_id, *complete_ts).await,
+        Write::DeleteReminder {
+            team_id,
+            reminder_id,
+        } => reminders::delete(transaction, team_id, reminder_id).await,
+        Write::FireReminder {
+            team_id,
+            reminder_id,
+        } => reminders::fire(transaction, team_id, reminder_id).await,
         Write::InsertMessage(message) => insert_message(transaction, message).await,
         Write::UpdateMessage(message) => update_message(transaction, message).await,
         Write::DeleteMessage {

@@ -17,6 +17,10 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../../../../schema/sqlite/0003_files.sql")),
     (4, include_str!("../../../../schema/sqlite/0004_jobs.sql")),
     (
+        5,
+        include_str!("../../../../schema/sqlite/0005_reminders.sql"),
+    ),
+    (
         6,
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
@@ -28,7 +32,11 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
 
 /// Returns the newest schema version this binary supports.
 pub(super) fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+    MIGRATIONS
+        .iter()
+        .map(|(version, _)| *version)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Applies every migration in [`MIGRATIONS`] that the database has not recorded

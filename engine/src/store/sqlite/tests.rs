@@ -42,11 +42,15 @@ fn all_versions() -> Vec<u32> {
 }
 
 #[test]
-fn migration_versions_ascend() {
+fn migrations_are_listed_in_ascending_order() {
     let versions = all_versions();
     assert!(
         versions.windows(2).all(|pair| pair[0] < pair[1]),
         "{versions:?}"
+    );
+    assert_eq!(
+        super::migrations::latest_version(),
+        *versions.last().unwrap()
     );
 }
 

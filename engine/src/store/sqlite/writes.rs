@@ -9,6 +9,7 @@ use switchboard_actors::ts::Ts;
 
 use super::files;
 use super::jobs;
+use super::reminders;
 use super::rows::{
     email_key, extra_to_json, profile_to_json, seconds_to_sql, ts_from_sql, ts_to_sql,
 };
@@ -143,6 +144,20 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             user_id,
         } => super::billing::record_activity(connection, team_id, *day, user_id),
         Write::PutBillingReport(report) => super::billing::put_report(connection, report),
+        Write::InsertReminder(reminder) => reminders::insert(connection, reminder),
+        Write::CompleteReminder {
+            team_id,
+            reminder_id,
+            complete_ts,
+        } => reminders::complete(connection, team_id, reminder_id, *complete_ts),
+        Write::DeleteReminder {
+            team_id,
+            reminder_id,
+        } => reminders::delete(connection, team_id, reminder_id),
+        Write::FireReminder {
+            team_id,
+            reminder_id,
+        } => reminders::fire(connection, team_id, reminder_id),
     }
 }
 
