@@ -628,6 +628,9 @@ async fn cli_deactivation_closes_live_session() {
     let team = node.bootstrap.team_id.to_string();
     let (dave_id, dave) = node.create_user("dave").await;
     let mut socket = node.connect(&dave).await;
+    // With the team loaded, this call leaves Dave's token in the team cache,
+    // which must drop it when the deactivation is applied.
+    node.call_ok("auth.test", &dave, json!({})).await;
 
     // Another process writes the deactivation to the store.
     let data_dir = dir.path().to_owned();

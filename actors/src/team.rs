@@ -308,15 +308,21 @@ impl TeamState {
         };
         for entry in entries {
             let effect = entry.live_effect();
-            if let Some(reason) = effect.close_sessions {
-                self.close_user_sessions(&entry.target, reason);
-            }
             if !effect.joined {
                 // A role change or (de)activation: the cache serves users.info,
-                // users.list and the prefix search, so it takes the new record.
-                // A new guest reaches the cache with its memberships on first
-                // lookup instead.
+                // users.list and the prefix search and authenticates tokens, so
+                // it takes the new records before the sessions close. A new
+                // guest reaches the cache with its memberships on first lookup
+                // instead.
                 self.refresh_cached_user(&entry.target).await;
+                for user_id in &effect.changed_users {
+                    if *user_id != entry.target {
+                        self.refresh_cached_user(user_id).await;
+                    }
+                }
+            }
+            if let Some(reason) = effect.close_sessions {
+                self.close_user_sessions(&entry.target, reason);
             }
             let mut announced = effect.changed_users;
             if effect.joined {
@@ -354,7 +360,13 @@ impl TeamState {
             }
             Ok(None) => {}
             Err(error) => {
+                // The old record stays, but the user's tokens are checked
+                // against the store again.
                 tracing::warn!(team = %self.team.id, user = %user_id, %error, "refreshing a cached user failed");
+                self.cache
+                    .write()
+                    .expect("team cache lock poisoned")
+                    .forget_tokens(user_id);
             }
         }
     }

@@ -12,7 +12,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::domain::{Channel, ChannelKind, Team, User};
+use crate::domain::{Channel, ChannelKind, Team, TokenKind, User};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::ids::{ChannelId, TeamId, UserId};
@@ -42,6 +42,13 @@ pub struct TeamCache {
     /// (lower-case channel name, id) of public and private channels, sorted for
     /// prefix search. Direct messages are left out because their names are keys.
     channel_names: BTreeSet<(String, ChannelId)>,
+    /// Token hashes this node authenticated from the store, with the user and
+    /// kind of each. Only unrevoked tokens are added, and replacing a user's
+    /// record drops that user's tokens, so a deactivation (which revokes them)
+    /// sends the next request back to the store.
+    tokens: HashMap<String, (UserId, TokenKind)>,
+    /// The hashes in `tokens` of each user.
+    user_tokens: HashMap<UserId, Vec<String>>,
     /// Use mark, set on every read through [`Hub::team_cache`]. The team
     /// actor's idle check clears it and evicts the team when it was clear.
     used: AtomicBool,
@@ -58,6 +65,8 @@ impl TeamCache {
             member_of: HashMap::new(),
             user_names: BTreeSet::new(),
             channel_names: BTreeSet::new(),
+            tokens: HashMap::new(),
+            user_tokens: HashMap::new(),
             used: AtomicBool::new(true),
         }
     }
@@ -165,8 +174,11 @@ impl TeamCache {
 
     /// Inserts a user or replaces it (a rename, a profile change, a role change,
     /// a deactivation: `deleted` set). Deactivated users stay in the cache,
-    /// because Slack still returns them with `deleted: true`.
+    /// because Slack still returns them with `deleted: true`. The user's
+    /// cached tokens are dropped, so the next request with one of them is
+    /// checked against the store again.
     pub fn upsert_user(&mut self, user: User) {
+        self.forget_tokens(&user.id);
         if let Some(previous) = self.users.get(&user.id) {
             self.user_names
                 .remove(&(previous.name.to_lowercase(), previous.id.clone()));
@@ -214,6 +226,34 @@ impl TeamCache {
     /// Returns a user.
     pub fn user(&self, user_id: &UserId) -> Option<&User> {
         self.users.get(user_id)
+    }
+
+    /// Records an unrevoked token, by the hex SHA-256 of its text, read from
+    /// the store. Does nothing unless the cache contains the token's user.
+    pub fn remember_token(&mut self, hash: String, user_id: &UserId, kind: TokenKind) {
+        if !self.users.contains_key(user_id) || self.tokens.contains_key(&hash) {
+            return;
+        }
+        self.user_tokens
+            .entry(user_id.clone())
+            .or_default()
+            .push(hash.clone());
+        self.tokens.insert(hash, (user_id.clone(), kind));
+    }
+
+    /// Drops every remembered token of a user.
+    pub fn forget_tokens(&mut self, user_id: &UserId) {
+        for hash in self.user_tokens.remove(user_id).unwrap_or_default() {
+            self.tokens.remove(&hash);
+        }
+    }
+
+    /// Returns the active user and the kind of a remembered token. `None` when
+    /// the token is not remembered or its user is deactivated.
+    pub fn token_user(&self, hash: &str) -> Option<(&User, TokenKind)> {
+        let (user_id, kind) = self.tokens.get(hash)?;
+        let user = self.users.get(user_id).filter(|user| !user.deleted)?;
+        Some((user, *kind))
     }
 
     /// Returns a page of users ordered by id, deactivated ones included.
@@ -362,6 +402,40 @@ impl Hub {
         Ok(Some(user))
     }
 
+    /// Reads a loaded team's cache, without loading the team. Returns `None`
+    /// when the team is not loaded or `read` returns `None`.
+    pub fn read_loaded_cache<T>(
+        &self,
+        team_id: &TeamId,
+        read: impl FnOnce(&TeamCache) -> Option<T>,
+    ) -> Option<T> {
+        let cache = self.registry().caches.get(team_id)?;
+        let cache = cache.read().expect("team cache lock poisoned");
+        read(&cache)
+    }
+
+    /// Returns, from a loaded team's cache, a conversation that `user_id` is a
+    /// member of, and the user when active. `None` when the cache cannot
+    /// confirm all of it (team not loaded, user or conversation unknown, user
+    /// deactivated, or no membership recorded), so the caller reads the store.
+    /// A membership the cache lacks may still be in the store: the admin
+    /// command line writes the store directly.
+    pub fn cached_member_access(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Option<(User, Channel)> {
+        self.read_loaded_cache(team_id, |cache| {
+            let user = cache.user(user_id).filter(|user| !user.deleted)?;
+            let channel = cache.channel(channel_id)?;
+            if !cache.is_member(channel_id, user_id) {
+                return None;
+            }
+            Some((user.clone(), channel.clone()))
+        })
+    }
+
     /// Applies a committed change to a team's cache. Does nothing when the team
     /// is not loaded, because its next load reads the change from the store.
     pub fn update_team_cache(&self, team_id: &TeamId, update: impl FnOnce(&mut TeamCache)) {
@@ -452,6 +526,32 @@ mod tests {
         };
         assert_eq!(found("U1"), vec!["design", "design-secret"]);
         assert_eq!(found("U2"), vec!["design"]);
+    }
+
+    #[test]
+    fn user_change_forgets_tokens() {
+        let mut cache = cache();
+        let alice = user("U1", "alice");
+        cache.upsert_user(alice.clone());
+        cache.remember_token("h1".into(), &alice.id, TokenKind::User);
+        cache.remember_token("h2".into(), &UserId::from("U9"), TokenKind::Bot);
+        let (found, kind) = cache.token_user("h1").expect("remembered token");
+        assert_eq!(found.id, alice.id);
+        assert_eq!(kind, TokenKind::User);
+        assert!(cache.token_user("h2").is_none(), "user not in the cache");
+
+        // A deactivation replaces the record and drops the token, and so does
+        // the reactivation after it: the store decides about the token again.
+        let mut deactivated = alice.clone();
+        deactivated.deleted = true;
+        cache.upsert_user(deactivated);
+        assert!(cache.token_user("h1").is_none());
+        cache.upsert_user(alice.clone());
+        assert!(cache.token_user("h1").is_none());
+
+        cache.remember_token("h1".into(), &alice.id, TokenKind::User);
+        cache.forget_tokens(&alice.id);
+        assert!(cache.token_user("h1").is_none());
     }
 
     #[test]

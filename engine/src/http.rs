@@ -6,7 +6,8 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use serde_json::json;
-use warp::http::{HeaderMap, StatusCode};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::hyper::upgrade::OnUpgrade;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
@@ -16,7 +17,7 @@ use crate::api::params::Params;
 use crate::api::{Api, Credential};
 use crate::files::routes as file_routes;
 use crate::gateway::{self, HookError};
-use crate::socket::{serve_socket, MAX_CLIENT_FRAME};
+use crate::socket::{accept, serve_socket};
 
 /// Builds every route of the node. `max_body` caps API request bodies and
 /// `max_webhook_body` incoming-webhook bodies, in bytes.
@@ -130,21 +131,31 @@ pub fn routes(
 
     let socket_filter = {
         let api = api.clone();
+        // `ws()` checks the upgrade headers and rejects a request that is no
+        // WebSocket upgrade, as before, but the node answers the upgrade itself
+        // (`socket::accept`) to set its buffer sizes. The upgrade handle is
+        // taken before `ws()`, which removes it from the request.
         warp::path!("rtm")
             .and(warp::query::<std::collections::HashMap<String, String>>())
+            .and(warp::ext::optional::<OnUpgrade>())
             .and(warp::ws())
+            .and(warp::header::value("sec-websocket-key"))
             .map(
-                move |query: std::collections::HashMap<String, String>, ws: warp::ws::Ws| {
+                move |query: std::collections::HashMap<String, String>,
+                      on_upgrade: Option<OnUpgrade>,
+                      _ws: warp::ws::Ws,
+                      key: HeaderValue| {
                     let ticket = query.get("ticket").map(String::as_str).unwrap_or_default();
-                    match api.tickets().redeem(ticket) {
-                        Ok(ticket) => {
-                            let hub = hub.clone();
-                            ws.max_message_size(MAX_CLIENT_FRAME)
-                                .on_upgrade(move |socket| serve_socket(hub, ticket, socket))
-                                .into_response()
-                        }
-                        Err(error) => error_response(StatusCode::UNAUTHORIZED, error),
-                    }
+                    let ticket = match api.tickets().redeem(ticket) {
+                        Ok(ticket) => ticket,
+                        Err(error) => return error_response(StatusCode::UNAUTHORIZED, error),
+                    };
+                    let Some(on_upgrade) = on_upgrade else {
+                        tracing::error!(user = %ticket.user_id, "socket upgrade unavailable on this connection");
+                        return error_response(StatusCode::INTERNAL_SERVER_ERROR, ApiError::InternalError);
+                    };
+                    let hub = hub.clone();
+                    accept(&key, on_upgrade, move |socket| serve_socket(hub, ticket, socket))
                 },
             )
     };

@@ -10,9 +10,9 @@
 use serde_json::json;
 
 use switchboard_actors::domain::Role;
-use switchboard_actors::ids::ChannelId;
+use switchboard_actors::ids::{ChannelId, UserId};
 use switchboard_actors::policy::{self, Action, Actor};
-use switchboard_actors::ports::{Page, StoreError};
+use switchboard_actors::ports::{Page, StoreError, Write};
 use switchboard_actors::ApiError;
 
 use super::params::Params;
@@ -66,19 +66,34 @@ pub async fn user_action(
     )
     .await
     .map_err(admin_error)?;
+    // Every user whose record the action rewrites: the target, and the
+    // previous primary owner of a transfer.
+    let changed: Vec<UserId> = writes
+        .iter()
+        .filter_map(|write| match write {
+            Write::UpdateUser(user) => Some(user.id.clone()),
+            _ => None,
+        })
+        .collect();
     commit(api, writes).await?;
     tracing::info!(team = %caller.team_id(), actor = %caller.user.id, target = %target, action = ?action, "admin action committed");
 
-    // The team cache serves users.info and users.list, so it takes the new
-    // record now; the team actor's audit-log poll does the same for changes
-    // made by the command line.
-    match api.hub.store().user(caller.team_id(), &target).await {
-        Ok(Some(user)) => api
-            .hub
-            .update_team_cache(caller.team_id(), |cache| cache.upsert_user(user)),
-        Ok(None) => {}
-        Err(error) => {
-            tracing::warn!(team = %caller.team_id(), user = %target, %error, "refreshing a cached user failed");
+    // The team cache serves users.info and users.list and authenticates
+    // tokens, so it takes the new records before the method returns. The team
+    // actor's audit-log poll does the same for the command line's changes.
+    for user_id in &changed {
+        match api.hub.store().user(caller.team_id(), user_id).await {
+            Ok(Some(user)) => api
+                .hub
+                .update_team_cache(caller.team_id(), |cache| cache.upsert_user(user)),
+            Ok(None) => {}
+            Err(error) => {
+                // The old record stays, but the user's tokens are checked
+                // against the store again.
+                tracing::warn!(team = %caller.team_id(), user = %user_id, %error, "refreshing a cached user failed");
+                api.hub
+                    .update_team_cache(caller.team_id(), |cache| cache.forget_tokens(user_id));
+            }
         }
     }
     fields(json!({}))

@@ -290,9 +290,24 @@ impl Api {
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::NotAuthed)?;
         let team_id = token_team(token).ok_or(ApiError::InvalidAuth)?;
+        let hash = hash_token(token);
+        // NOTE: a deactivation by the admin command line (another process)
+        // reaches the cache with the team actor's audit-log poll, so until then
+        // a remembered token of that user still authenticates.
+        let cached = self.hub.read_loaded_cache(&team_id, |cache| {
+            let (user, kind) = cache.token_user(&hash)?;
+            Some(Caller {
+                user: user.clone(),
+                kind,
+            })
+        });
+        if let Some(caller) = cached {
+            return Ok(caller);
+        }
+
         let store = self.hub.store();
         let record = store
-            .token(&team_id, &hash_token(token))
+            .token(&team_id, &hash)
             .await
             .map_err(internal("token lookup"))?
             .filter(|record| !record.revoked)
@@ -305,6 +320,9 @@ impl Api {
         if user.deleted {
             return Err(ApiError::AccountInactive);
         }
+        self.hub.update_team_cache(&team_id, |cache| {
+            cache.remember_token(hash, &user.id, record.kind)
+        });
         Ok(Caller {
             user,
             kind: record.kind,
@@ -349,6 +367,23 @@ impl Api {
         caller: &Caller,
         channel_id: &ChannelId,
     ) -> Result<(Channel, bool), ApiError> {
+        // A member's conversation comes from the team cache when it has it.
+        // Everything else is read from the store, a non-member's view of a
+        // public channel too.
+        let cached = self
+            .hub
+            .cached_member_access(caller.team_id(), channel_id, &caller.user.id);
+        if let Some((_, channel)) = cached {
+            policy::check(
+                Actor::User(&caller.user),
+                Action::SeeChannel {
+                    channel: &channel,
+                    is_member: true,
+                },
+            )?;
+            return Ok((channel, true));
+        }
+
         let store = self.hub.store();
         let channel = store
             .channel(caller.team_id(), channel_id)
