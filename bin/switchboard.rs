@@ -13,7 +13,9 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{Page, Store, StoreError, Write};
 use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 use switchboard_engine::billing::compute_report;
-use switchboard_engine::directory::{create_team, create_token, create_user, NewUser};
+use switchboard_engine::directory::{
+    create_team, create_token, create_user_audited, NewUser,
+};
 use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::open_store as open_store_url;
 use switchboard_engine::store::url::StoreUrl;
@@ -557,7 +559,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 is_bot: bot,
                 role: Some(parse_role(&role)?),
             };
-            let user = create_user(store.as_ref(), &team_id, new).await?;
+            let user = create_user_audited(store.as_ref(), &team_id, new).await?;
             let token = create_token(store.as_ref(), &team_id, &user.id).await?;
             println!("{}", json!({ "user_id": user.id, "token": token }));
         }

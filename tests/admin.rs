@@ -978,3 +978,56 @@ async fn deactivation_updates_team_cache() {
     assert!(search_names(&node, &primary, "ze").await.is_empty());
     node.stop().await;
 }
+
+/// A user that the command line creates while the node runs reaches the team
+/// cache through the audit log: a connected member receives `team_join`, and
+/// `users.search` finds the user with no earlier lookup of the new id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_created_user_reaches_team_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let team = node.bootstrap.team_id.to_string();
+    let admin = node.bootstrap.admin.token.clone();
+    let mut socket = node.connect(&admin).await;
+    let before = node
+        .call_ok("users.search", &admin, json!({"query": "zed"}))
+        .await;
+    assert_eq!(before["members"], json!([]), "{before}");
+
+    // Another process writes the user to the store.
+    let data_dir = dir.path().to_owned();
+    let args: Vec<String> = ["create-user", "--team", &team, "--name", "zed-cli"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let created = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(&data_dir, &args)
+    })
+    .await
+    .unwrap();
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let user_id = created["user_id"].as_str().unwrap().to_owned();
+
+    let joined = socket
+        .next_matching(|event| event["type"] == "team_join")
+        .await;
+    assert_eq!(joined["user"]["id"], user_id.as_str(), "{joined}");
+    let found = node
+        .call_ok("users.search", &admin, json!({"query": "zed"}))
+        .await;
+    let ids: Vec<&str> = found["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![user_id.as_str()], "{found}");
+
+    let audit = node.call_ok("admin.audit.list", &admin, json!({})).await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["action"], "user_created");
+    assert_eq!(entries[0]["actor"]["type"], "cli");
+    node.stop().await;
+}

@@ -36,6 +36,9 @@ pub enum AuditAction {
     SessionsReset,
     /// The target was created as a guest; `details` has `role` and `channels`.
     GuestInvited,
+    /// The target was created by the command line; `details` has `role` and
+    /// `is_bot`.
+    UserCreated,
 }
 
 impl AuditAction {
@@ -48,6 +51,7 @@ impl AuditAction {
             AuditAction::UserReactivated => "user_reactivated",
             AuditAction::SessionsReset => "user_sessions_reset",
             AuditAction::GuestInvited => "guest_invited",
+            AuditAction::UserCreated => "user_created",
         }
     }
 
@@ -60,6 +64,7 @@ impl AuditAction {
             AuditAction::UserReactivated,
             AuditAction::SessionsReset,
             AuditAction::GuestInvited,
+            AuditAction::UserCreated,
         ]
         .into_iter()
         .find(|action| action.as_str() == value)
@@ -133,7 +138,7 @@ impl AuditEntry {
                 close_sessions: Some(CloseReason::SessionReset),
                 ..LiveEffect::default()
             },
-            AuditAction::GuestInvited => LiveEffect {
+            AuditAction::GuestInvited | AuditAction::UserCreated => LiveEffect {
                 joined: true,
                 ..LiveEffect::default()
             },

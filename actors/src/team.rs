@@ -308,12 +308,21 @@ impl TeamState {
         };
         for entry in entries {
             let effect = entry.live_effect();
-            if !effect.joined {
+            if effect.joined {
+                // A new user, possibly written by another process: the cache
+                // takes the record and its memberships now, so users.list and
+                // the prefix search show the user at once.
+                if let Err(error) = self
+                    .hub
+                    .cached_user(&self.cache, &self.team.id, &entry.target)
+                    .await
+                {
+                    tracing::warn!(team = %self.team.id, user = %entry.target, %error, "adding a new user to the team cache failed; it is added on first lookup");
+                }
+            } else {
                 // A role change or (de)activation: the cache serves users.info,
                 // users.list and the prefix search and authenticates tokens, so
-                // it takes the new records before the sessions close. A new
-                // guest reaches the cache with its memberships on first lookup
-                // instead.
+                // it takes the new records before the sessions close.
                 self.refresh_cached_user(&entry.target).await;
                 for user_id in &effect.changed_users {
                     if *user_id != entry.target {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use switchboard_actors::audit::{AuditAction, AuditEntry};
 use switchboard_actors::domain::{
     Channel, ChannelKind, Profile, Role, Team, TokenKind, TopicInfo, User,
 };
@@ -146,6 +147,29 @@ pub async fn create_user(
     team_id: &TeamId,
     new: NewUser,
 ) -> Result<User, DirectoryError> {
+    insert_user(store, team_id, new, false).await
+}
+
+/// Creates a user like [`create_user`] and records it in the team's audit log
+/// in the same transaction, with the command line as the actor. A running
+/// node reads the entry on its next audit-log poll, adds the user to its team
+/// cache and sends `team_join`.
+pub async fn create_user_audited(
+    store: &dyn Store,
+    team_id: &TeamId,
+    new: NewUser,
+) -> Result<User, DirectoryError> {
+    insert_user(store, team_id, new, true).await
+}
+
+/// Creates a user; with `audited`, the same write set appends a
+/// `user_created` audit entry.
+async fn insert_user(
+    store: &dyn Store,
+    team_id: &TeamId,
+    new: NewUser,
+    audited: bool,
+) -> Result<User, DirectoryError> {
     let name = new.name.trim().to_lowercase();
     if name.is_empty() || name.len() > 80 || name.contains(char::is_whitespace) {
         return Err(DirectoryError::Invalid(format!(
@@ -175,6 +199,15 @@ pub async fn create_user(
         updated: now,
     };
     let mut writes = vec![Write::InsertUser(user.clone())];
+    if audited {
+        writes.push(Write::InsertAuditEntry(AuditEntry::new(
+            team_id.clone(),
+            None,
+            AuditAction::UserCreated,
+            user.id.clone(),
+            serde_json::json!({ "role": user.role.as_str(), "is_bot": user.is_bot }),
+        )));
+    }
     if let Some(general) = general_channel(store, team_id).await? {
         writes.push(Write::AddMember {
             team_id: team_id.clone(),

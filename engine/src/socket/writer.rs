@@ -64,14 +64,16 @@ pub(super) async fn write_frames(
 /// Wraps an encoded event in a text frame without copying it: the frame
 /// shares the event's buffer with every other recipient.
 fn text_frame(frame: Bytes, session_id: SessionId) -> Message {
-    if let Err(error) = std::str::from_utf8(&frame) {
-        // Events are encoded by serde_json, so this is a bug in an encoder.
-        tracing::error!(session = session_id, %error, "queued frame is not UTF-8; sending it with replacement characters");
-        let text = String::from_utf8_lossy(&frame).into_owned();
-        return Message::Text(Utf8Bytes::from(text));
+    // The check keeps the shared bytes: no copy for a valid frame.
+    match Utf8Bytes::try_from(frame.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(error) => {
+            // Events are encoded by serde_json, so this is a bug in an encoder.
+            tracing::error!(session = session_id, %error, "queued frame is not UTF-8; sending it with replacement characters");
+            let text = String::from_utf8_lossy(&frame).into_owned();
+            Message::Text(Utf8Bytes::from(text))
+        }
     }
-    // SAFETY: `from_utf8` above checked that the bytes are valid UTF-8.
-    Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(frame) })
 }
 
 /// Returns the close frame that tells the client why the node ended the socket.
