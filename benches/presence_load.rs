@@ -25,10 +25,13 @@ use hdrhistogram::Histogram;
 use serde::Deserialize;
 use serde_json::json;
 
+use switchboard_actors::domain::{Profile, Role, User};
 use switchboard_actors::ids::{TeamId, UserId};
+use switchboard_actors::ports::{Store, Write};
 use switchboard_actors::presence;
 use switchboard_actors::session::SessionMsg;
 use switchboard_actors::session_handle::SessionOutbound;
+use switchboard_actors::ts::Ts;
 use switchboard_engine::directory::create_team;
 use switchboard_engine::{Config, Engine};
 
@@ -122,6 +125,38 @@ fn user_index(id: &str) -> Option<usize> {
     id.get(1..)?.parse().ok()
 }
 
+/// Stores `count` users named `user0`, `user1`, ... with the ids of
+/// [`user_id`], so that sessions can open for them.
+async fn create_users(store: &dyn Store, team_id: &TeamId, count: usize) -> anyhow::Result<()> {
+    let now = Ts::now();
+    let writes: Vec<Write> = (0..count)
+        .map(|index| {
+            let name = format!("user{index}");
+            Write::InsertUser(User {
+                id: user_id(index),
+                team_id: team_id.clone(),
+                profile: Profile {
+                    real_name: name.clone(),
+                    display_name: name.clone(),
+                    ..Profile::default()
+                },
+                name,
+                is_bot: false,
+                bot_id: None,
+                role: Role::Member,
+                deleted: false,
+                tz: "UTC".into(),
+                updated: now,
+            })
+        })
+        .collect();
+    let sets: Vec<Vec<Write>> = writes.chunks(1_000).map(<[Write]>::to_vec).collect();
+    for result in store.commit(sets).await {
+        result?;
+    }
+    Ok(())
+}
+
 /// Reads a session's frames until it ends, recording each notification.
 async fn drain(mut outbound: SessionOutbound, counters: Arc<Counters>, times: Arc<ChangeTimes>) {
     let mut delays = Vec::new();
@@ -213,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
     let hub = engine.hub().clone();
     let (team, _) = create_team(hub.store().as_ref(), "Presence load").await?;
     let team_id: TeamId = team.id.clone();
+    create_users(hub.store().as_ref(), &team_id, users).await?;
 
     let counters = Arc::new(Counters {
         notifications: AtomicU64::new(0),

@@ -523,11 +523,24 @@ async fn deactivation_closes_session_and_revokes_token() {
         )
         .await;
 
+    // The watcher subscribes to bob's presence before bob connects, and a
+    // round trip shows the subscription applied.
     let mut watcher = node.connect(&primary).await;
+    watcher
+        .send(json!({"type": "presence_sub", "ids": [bob_id]}))
+        .await;
+    watcher.send(json!({"id": 1, "type": "ping"})).await;
+    watcher.next_matching(|e| e["type"] == "pong").await;
+
     let mut bob_socket = node.connect(&bob).await;
     // A round trip on bob's socket: his session is registered with the team.
     bob_socket.send(json!({"id": 1, "type": "ping"})).await;
     bob_socket.next_matching(|e| e["type"] == "pong").await;
+    let online = watcher
+        .next_matching(|e| e["type"] == "presence_change")
+        .await;
+    assert_eq!(online["presence"], "active", "{online}");
+    assert_eq!(online["users"], json!([bob_id]), "{online}");
 
     node.call_ok("admin.users.remove", &primary, json!({"user_id": bob_id}))
         .await;
@@ -536,13 +549,31 @@ async fn deactivation_closes_session_and_revokes_token() {
     assert_eq!(code, 1008);
     assert_eq!(reason, "account_inactive");
 
-    // The team hears of the change.
-    // TODO: also expect bob's `presence_change` to `away`; it did not arrive
-    // within the timeout in this test and is not yet explained.
-    let change = watcher
-        .next_matching(|e| e["type"] == "user_change" && e["user"]["id"] == bob_id.as_str())
+    // The team receives `user_change`, and the subscriber receives bob's away.
+    // The two events have no fixed order, so both are collected.
+    let mut user_change = None;
+    let mut presence_change = None;
+    while user_change.is_none() || presence_change.is_none() {
+        let event = watcher.next_event().await;
+        if event["type"] == "user_change" && event["user"]["id"] == bob_id.as_str() {
+            user_change = Some(event);
+        } else if event["type"] == "presence_change" {
+            presence_change = Some(event);
+        }
+    }
+    let user_change = user_change.unwrap();
+    assert_eq!(user_change["user"]["deleted"], true, "{user_change}");
+    let presence_change = presence_change.unwrap();
+    assert_eq!(presence_change["presence"], "away", "{presence_change}");
+    assert_eq!(
+        presence_change["users"],
+        json!([bob_id]),
+        "{presence_change}"
+    );
+    let presence = node
+        .call_ok("users.getPresence", &primary, json!({"user": bob_id}))
         .await;
-    assert_eq!(change["user"]["deleted"], true, "{change}");
+    assert_eq!(presence["presence"], "away", "{presence}");
 
     // The token stops working, and no new socket opens.
     let auth = node.call("auth.test", &bob, json!({})).await;

@@ -199,16 +199,31 @@ pub fn user_typing(channel: &ChannelId, user: &UserId) -> Bytes {
 /// `presence_change` for users who all changed to the same presence, in Slack's
 /// batched shape (`users`). A single user is also named in `user`, the shape
 /// of clients that predate batching.
-pub fn presence_change(users: &[UserId], active: bool) -> Bytes {
-    let mut value = json!({
-        "type": "presence_change",
-        "users": users,
-        "presence": if active { "active" } else { "away" },
-    });
-    if let [user] = users {
-        value["user"] = user.as_str().into();
+///
+/// Every session gets its own list, so this runs once per session and window;
+/// it writes the JSON directly instead of building a `Value` first.
+pub fn presence_change(users: &[&UserId], active: bool) -> Bytes {
+    let mut out = Vec::with_capacity(64 + users.len() * 16);
+    out.extend_from_slice(br#"{"type":"presence_change","users":["#);
+    for (index, user) in users.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_json_string(&mut out, user.as_str());
     }
-    encode(&value)
+    out.extend_from_slice(br#"],"presence":"#);
+    out.extend_from_slice(if active { br#""active""# } else { br#""away""# });
+    if let [user] = users {
+        out.extend_from_slice(br#","user":"#);
+        write_json_string(&mut out, user.as_str());
+    }
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// Appends `text` to `out` as a JSON string, quoted and escaped.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(&mut *out, text).expect("writing to a Vec<u8> cannot fail");
 }
 
 /// `im_created`, to both users of a new direct message.
@@ -301,6 +316,22 @@ mod tests {
         assert_eq!(frame["type"], "pong");
         assert_eq!(frame["reply_to"], 3);
         assert_eq!(frame["time"], 42);
+    }
+
+    #[test]
+    fn presence_change_shapes() {
+        let bob = UserId::from("UBOB");
+        let carol = UserId::from("UCAROL");
+        let single: Value = serde_json::from_slice(&presence_change(&[&bob], true)).unwrap();
+        assert_eq!(
+            single,
+            json!({"type": "presence_change", "users": ["UBOB"], "presence": "active", "user": "UBOB"})
+        );
+        let pair: Value = serde_json::from_slice(&presence_change(&[&bob, &carol], false)).unwrap();
+        assert_eq!(
+            pair,
+            json!({"type": "presence_change", "users": ["UBOB", "UCAROL"], "presence": "away"})
+        );
     }
 }
 

@@ -15,6 +15,7 @@ use crate::ids::{ChannelId, TeamId, UserId};
 use crate::node::NodeMsg;
 use crate::policy::{self, Action, Actor};
 use crate::ports::{Store, StoreError, Write};
+use crate::presence_batcher::PresenceBatcher;
 use crate::registry::Registry;
 use crate::storage::{Completion, StorageMsg};
 use crate::team::TeamMsg;
@@ -66,11 +67,15 @@ struct HubInner {
     storage: RwLock<Option<ActorRef<StorageMsg>>>,
     /// The root supervisor, set once the node has started.
     node: OnceLock<ActorRef<NodeMsg>>,
+    /// The batcher of the sessions' presence changes. Its task runs while the
+    /// node runs.
+    presence_batcher: Arc<PresenceBatcher>,
 }
 
 impl Hub {
     /// Creates a hub over a store. The node supervisor fills in the actors.
     pub fn new(store: Arc<dyn Store>, settings: HubSettings) -> Hub {
+        let presence_batcher = Arc::new(PresenceBatcher::new(settings.presence_batch));
         Hub {
             inner: Arc::new(HubInner {
                 registry: Registry::default(),
@@ -78,6 +83,7 @@ impl Hub {
                 settings,
                 storage: RwLock::new(None),
                 node: OnceLock::new(),
+                presence_batcher,
             }),
         }
     }
@@ -95,6 +101,11 @@ impl Hub {
     /// Returns the settings.
     pub fn settings(&self) -> &HubSettings {
         &self.inner.settings
+    }
+
+    /// Returns the node's presence batcher.
+    pub fn presence_batcher(&self) -> &Arc<PresenceBatcher> {
+        &self.inner.presence_batcher
     }
 
     pub(crate) fn set_storage(&self, storage: Option<ActorRef<StorageMsg>>) {

@@ -29,6 +29,7 @@ pub mod node;
 pub mod policy;
 pub mod ports;
 pub mod presence;
+pub mod presence_batcher;
 pub mod presence_registry;
 pub mod profile_push;
 pub mod registry;

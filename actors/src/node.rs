@@ -148,10 +148,12 @@ impl NodeState {
     }
 }
 
-/// Starts the actor tree of a node over `hub`.
+/// Starts the actor tree of a node over `hub`, and the task of its presence
+/// batcher.
 pub async fn start_node(hub: Hub) -> Result<ActorRef<NodeMsg>, ractor::SpawnErr> {
     let (node, _) = Actor::spawn(None, NodeSupervisor, hub.clone()).await?;
     hub.set_node(node.clone());
+    tokio::spawn(hub.presence_batcher().clone().run());
     Ok(node)
 }
 
@@ -172,12 +174,13 @@ pub async fn stop_node(hub: &Hub, node: &ActorRef<NodeMsg>, timeout: Duration) {
         }
     }
 
-    // Step 3: the rest of the tree.
+    // Step 3: the rest of the tree, and the presence batcher.
     if let Err(error) = node
         .stop_and_wait(Some("node shutdown".into()), Some(timeout))
         .await
     {
         tracing::error!(%error, "actor tree did not stop in time");
     }
+    hub.presence_batcher().stop();
     tracing::info!("node stopped");
 }

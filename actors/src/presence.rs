@@ -5,8 +5,10 @@
 //! manual away is set, `away` otherwise.
 //!
 //! Each change of that presence goes only to the sessions subscribed to the user
-//! (the RTM `presence_sub` frame), as `SessionMsg::PresenceChanged`. Each session
-//! batches the changes it receives (see `actors/src/session/presence_batch.rs`).
+//! (the RTM `presence_sub` frame). The actor pushes it into each subscriber's
+//! presence inbox, with no message to the session actor, and the node's
+//! presence batcher sends each session its batch when the window ends (see
+//! `actors/src/presence_batcher.rs`).
 //!
 //! The facts that must survive a restart of this actor (manual away, snooze,
 //! the presence last announced) live in the registry's
@@ -20,6 +22,7 @@
 //! ([`is_snoozed`], [`has_open_session`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -27,7 +30,6 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::hub::Hub;
 use crate::ids::{SessionId, TeamId, UserId};
 use crate::presence_registry::unix_now;
-use crate::session::SessionMsg;
 
 /// Messages of a presence actor: its whole interface.
 pub enum PresenceMsg {
@@ -85,6 +87,9 @@ pub struct PresenceState {
     team_id: TeamId,
     /// The user.
     user_id: UserId,
+    /// The user's id, shared by the changes queued on the subscribers'
+    /// inboxes.
+    shared_user_id: Arc<UserId>,
     /// Open sessions of the user.
     devices: HashMap<SessionId, Device>,
     /// Whether an `IdleCheck` is scheduled.
@@ -124,6 +129,7 @@ impl Actor for PresenceActor {
         let mut state = PresenceState {
             hub: args.hub,
             team_id: args.team_id,
+            shared_user_id: Arc::new(args.user_id.clone()),
             user_id: args.user_id,
             devices,
             idle_check_pending: false,
@@ -239,7 +245,8 @@ impl PresenceState {
     }
 
     /// Computes the user's presence and, when it differs from the one last
-    /// announced, stores it and queues it on every subscribed session.
+    /// announced, stores it and pushes it into every subscribed session's
+    /// presence inbox.
     fn announce_if_changed(&mut self) {
         let any_device_active = self.devices.values().any(|device| !device.idle);
         let presence = &self.hub.registry().presence_state;
@@ -252,13 +259,9 @@ impl PresenceState {
         let Some(active) = changed else {
             return;
         };
-        let notified = presence.for_each_subscriber(&self.team_id, &self.user_id, |session| {
-            session
-                .send_message(SessionMsg::PresenceChanged {
-                    user: self.user_id.clone(),
-                    active,
-                })
-                .is_ok()
+        let batcher = self.hub.presence_batcher();
+        let notified = presence.for_each_subscriber(&self.team_id, &self.user_id, |inbox| {
+            batcher.push(inbox, &self.shared_user_id, active);
         });
         tracing::debug!(user = %self.user_id, active, subscribers = notified, "presence changed");
     }

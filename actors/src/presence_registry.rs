@@ -5,12 +5,12 @@
 //! actor finds them unchanged and readers need no actor round trip.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dashmap::DashMap;
-use ractor::ActorRef;
 
 use crate::ids::{SessionId, TeamId, UserId};
-use crate::session::SessionMsg;
+use crate::presence_batcher::PresenceInbox;
 
 /// The presence facts of one user that must survive a presence actor restart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +48,8 @@ impl PresenceRecord {
     }
 }
 
-/// The session actors subscribed to one user's presence, by session id.
-pub type Subscribers = HashMap<SessionId, ActorRef<SessionMsg>>;
+/// The presence inboxes of the sessions subscribed to one user, by session id.
+pub type Subscribers = HashMap<SessionId, Arc<PresenceInbox>>;
 
 /// Presence records and subscriptions of one node.
 #[derive(Default)]
@@ -91,14 +91,14 @@ impl PresenceRegistry {
         &self,
         team_id: &TeamId,
         session_id: SessionId,
-        session: &ActorRef<SessionMsg>,
+        inbox: &Arc<PresenceInbox>,
         users: &[UserId],
     ) {
         for user_id in users {
             self.subscribers
                 .entry((team_id.clone(), user_id.clone()))
                 .or_default()
-                .insert(session_id, session.clone());
+                .insert(session_id, inbox.clone());
         }
     }
 
@@ -113,23 +113,26 @@ impl PresenceRegistry {
         }
     }
 
-    /// Calls `notify` for every session subscribed to a user. A session for
-    /// which `notify` returns `false` (its actor has stopped) is removed.
+    /// Calls `notify` with the inbox of every session subscribed to a user;
+    /// returns how many it was called for. Inboxes that a flush found closed
+    /// are skipped and removed. The shard's read lock is held during the calls, so
+    /// `unsubscribe` waits until they return.
     pub fn for_each_subscriber(
         &self,
         team_id: &TeamId,
         user_id: &UserId,
-        mut notify: impl FnMut(&ActorRef<SessionMsg>) -> bool,
+        mut notify: impl FnMut(&Arc<PresenceInbox>),
     ) -> usize {
         let key = (team_id.clone(), user_id.clone());
         let mut gone = Vec::new();
         let mut notified = 0;
         if let Some(sessions) = self.subscribers.get(&key) {
-            for (session_id, session) in sessions.iter() {
-                if notify(session) {
-                    notified += 1;
-                } else {
+            for (session_id, inbox) in sessions.iter() {
+                if inbox.is_closed() {
                     gone.push(*session_id);
+                } else {
+                    notify(inbox);
+                    notified += 1;
                 }
             }
         }

@@ -1,11 +1,13 @@
 //! The session actor: one per real-time connection. It takes the client's frames
 //! in order (`ping`, `typing`, `message`, `presence_sub`, `presence_query`,
 //! `tickle`) and answers on the session's queue. Events from channels reach the
-//! queue directly through the session's handle. Presence changes of the users
-//! the session subscribed to arrive as messages and leave in batches (see
-//! `session/presence_batch.rs`).
+//! queue directly through the session's handle. So do presence changes of the
+//! users the session subscribed to: presence actors push them into the
+//! session's presence inbox, and the node's presence batcher sends them in
+//! batches (see `session/presence_batch.rs` and `presence_batcher.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Map, Value};
@@ -16,6 +18,7 @@ use crate::events;
 use crate::hub::Hub;
 use crate::ids::{is_valid_id, BotId, ChannelId, UserId};
 use crate::presence;
+use crate::presence_batcher::PresenceInbox;
 use crate::session_handle::SessionHandle;
 use crate::ts::Ts;
 
@@ -25,15 +28,6 @@ mod presence_batch;
 pub enum SessionMsg {
     /// A text frame from the client.
     Frame(String),
-    /// A user this session subscribed to changed presence.
-    PresenceChanged {
-        /// The user.
-        user: UserId,
-        /// The new presence: `true` for `active`.
-        active: bool,
-    },
-    /// The batching window ended: send the gathered presence changes.
-    FlushPresence,
     /// Panic inside the handler, for supervision tests.
     #[cfg(feature = "fault-injection")]
     Panic,
@@ -59,11 +53,8 @@ pub struct SessionState {
     bot_id: Option<BotId>,
     /// Users whose presence the session subscribed to with `presence_sub`.
     presence_subscriptions: HashSet<UserId>,
-    /// Presence changes gathered in the current batching window, by user; the
-    /// latest change of a user wins.
-    pending_presence: HashMap<UserId, bool>,
-    /// Whether a `FlushPresence` is scheduled.
-    flush_pending: bool,
+    /// The inbox into which presence actors push the changes of those users.
+    presence_inbox: Arc<PresenceInbox>,
 }
 
 /// RTM error code for a frame that is not valid JSON or has no known `type`.
@@ -84,13 +75,13 @@ impl Actor for SessionActor {
         _myself: ActorRef<Self::Msg>,
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let presence_inbox = Arc::new(PresenceInbox::new(args.handle.clone()));
         Ok(SessionState {
             hub: args.hub,
             handle: args.handle,
             bot_id: args.bot_id,
             presence_subscriptions: HashSet::new(),
-            pending_presence: HashMap::new(),
-            flush_pending: false,
+            presence_inbox,
         })
     }
 
@@ -105,16 +96,12 @@ impl Actor for SessionActor {
 
     async fn handle(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         message: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SessionMsg::Frame(text) => state.frame(&myself, &text).await,
-            SessionMsg::PresenceChanged { user, active } => {
-                state.queue_presence(&myself, user, active);
-            }
-            SessionMsg::FlushPresence => state.flush_presence(),
+            SessionMsg::Frame(text) => state.frame(&text).await,
             #[cfg(feature = "fault-injection")]
             SessionMsg::Panic => panic!("fault injection: session {} panicked", state.handle.id),
         }
@@ -125,7 +112,7 @@ impl Actor for SessionActor {
 impl SessionState {
     /// Handles one client frame. Every frame, even an invalid one, counts as
     /// activity of this session's device for presence.
-    async fn frame(&mut self, myself: &ActorRef<SessionMsg>, text: &str) {
+    async fn frame(&mut self, text: &str) {
         presence::record_activity(&self.hub, &self.handle.user_id, self.handle.id);
         let frame: Map<String, Value> = match serde_json::from_str(text) {
             Ok(frame) => frame,
@@ -178,7 +165,7 @@ impl SessionState {
                 }
             }
             "presence_sub" => match user_ids_arg(&frame) {
-                Some(users) => self.subscribe_presence(myself, users),
+                Some(users) => self.subscribe_presence(users),
                 None => self.reject(id.as_ref(), ApiError::InvalidArguments),
             },
             "presence_query" => match user_ids_arg(&frame) {

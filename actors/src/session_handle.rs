@@ -124,7 +124,10 @@ impl SessionHandle {
     /// Queues one frame. Returns `false` when the session is gone or was just
     /// ended because its queue is full; the caller should then drop the handle.
     pub fn deliver(&self, frame: &Bytes) -> bool {
-        if self.closed.is_cancelled() {
+        // `close` sets the reason before it cancels the token, so a set reason
+        // means the session ended. Reading it is one atomic load, where
+        // `CancellationToken::is_cancelled` locks a mutex.
+        if self.reason.get().is_some() {
             return false;
         }
         match self.outbound.try_send(frame.clone()) {
@@ -151,6 +154,12 @@ impl SessionHandle {
     /// Returns whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled() || self.outbound.is_closed()
+    }
+
+    /// Returns whether the receiving side of the queue is gone, which happens
+    /// shortly after the session ends.
+    pub fn is_receiver_gone(&self) -> bool {
+        self.outbound.is_closed()
     }
 }
 

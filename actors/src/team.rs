@@ -223,9 +223,7 @@ impl Actor for TeamActor {
                 let result = state.open_session(&myself, user_id, bot_id).await;
                 let _ = reply.send(result);
             }
-            TeamMsg::Broadcast { frame } => {
-                state.sessions.retain(|_, handle| handle.deliver(&frame));
-            }
+            TeamMsg::Broadcast { frame } => state.broadcast(&frame),
             TeamMsg::CloseUserSessions { user_id, reason } => {
                 state.close_user_sessions(&user_id, reason);
             }
@@ -286,6 +284,16 @@ impl Actor for TeamActor {
 }
 
 impl TeamState {
+    /// Queues a frame on every session of the team. A session that rejects it
+    /// is closing and stays in `sessions` until its actor stops, because
+    /// `end_session` must also remove it from the registry and tell the
+    /// presence actor that the device is gone.
+    fn broadcast(&self, frame: &Bytes) {
+        for handle in self.sessions.values() {
+            handle.deliver(frame);
+        }
+    }
+
     fn close_user_sessions(&self, user_id: &UserId, reason: CloseReason) {
         for handle in self.sessions.values().filter(|h| &h.user_id == user_id) {
             handle.close(reason);
@@ -351,7 +359,7 @@ impl TeamState {
                 } else {
                     events::user_change(&user)
                 };
-                self.sessions.retain(|_, handle| handle.deliver(&frame));
+                self.broadcast(&frame);
             }
             tracing::info!(team = %self.team.id, entry = entry.id, action = entry.action.as_str(), target = %entry.target, "applied admin action");
             self.audit_seen = entry.id;
