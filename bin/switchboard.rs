@@ -13,9 +13,7 @@ use switchboard_actors::ids::{ChannelId, TeamId, UserId, WebhookId};
 use switchboard_actors::ports::{Page, Store, StoreError, Write};
 use switchboard_engine::admin::{plan_guest, plan_user_action, AdminError, NewGuest, UserAction};
 use switchboard_engine::billing::compute_report;
-use switchboard_engine::directory::{
-    create_team, create_token, create_user_audited, NewUser,
-};
+use switchboard_engine::directory::{create_team, create_token, create_user_audited, NewUser};
 use switchboard_engine::seed::{seed_team, SeedSize};
 use switchboard_engine::store::open_store as open_store_url;
 use switchboard_engine::store::url::StoreUrl;
