@@ -233,6 +233,13 @@ impl Store for CountingStore {
     async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError> {
         self.inner.dead_jobs(team_id).await
     }
+    async fn muted_channels(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<ChannelId>, StoreError> {
+        self.inner.muted_channels(team_id, user_id).await
+    }
     async fn read_state(
         &self,
         team_id: &TeamId,

@@ -226,6 +226,87 @@ async fn snoozed_user_gets_no_push() {
     node.stop().await;
 }
 
+/// A mention in a conversation the user muted sends no push; bad
+/// preferences are rejected and change nothing; a direct message still pushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn muted_channel_sends_no_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let node = start_node(dir.path(), "embedded", &receiver).await;
+    let admin = node.bootstrap.admin.token.clone();
+    let (bob_id, bob) = node.create_user("bob").await;
+    let channel = node
+        .call_ok("conversations.create", &admin, json!({"name": "noisy"}))
+        .await["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.call_ok(
+        "conversations.invite",
+        &admin,
+        json!({"channel": channel, "users": bob_id}),
+    )
+    .await;
+
+    let set = node
+        .call_ok(
+            "users.prefs.set",
+            &bob,
+            json!({"name": "muted_channels", "value": channel}),
+        )
+        .await;
+    assert_eq!(set["prefs"]["muted_channels"], channel.as_str(), "{set}");
+    let unknown_name = node
+        .call(
+            "users.prefs.set",
+            &bob,
+            json!({"name": "theme", "value": "dark"}),
+        )
+        .await;
+    assert_eq!(unknown_name["error"], "invalid_arguments", "{unknown_name}");
+    let bad_id = node
+        .call(
+            "users.prefs.set",
+            &bob,
+            json!({"name": "muted_channels", "value": "not-a-channel"}),
+        )
+        .await;
+    assert_eq!(bad_id["error"], "channel_not_found", "{bad_id}");
+    let prefs = node.call_ok("users.prefs.get", &bob, json!({})).await;
+    assert_eq!(
+        prefs["prefs"]["muted_channels"],
+        channel.as_str(),
+        "{prefs}"
+    );
+
+    let body = json!({"channel": channel, "text": format!("<@{bob_id}> in a muted channel")});
+    node.call_ok("chat.postMessage", &admin, body).await;
+    let counters = node.engine.jobs().metrics().clone();
+    wait_for("the muted push job to finish", || {
+        let counters = counters.clone();
+        async move { (counters.snapshot()["push_notification"]["done"] == 1).then_some(()) }
+    })
+    .await;
+    assert_eq!(receiver.try_next_push().await, None);
+
+    let dm = node
+        .call_ok("conversations.open", &admin, json!({"users": bob_id}))
+        .await["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.call_ok(
+        "chat.postMessage",
+        &admin,
+        json!({"channel": dm, "text": "not muted"}),
+    )
+    .await;
+    let push = receiver.next_push().await;
+    assert_eq!(push["channel"], dm.as_str(), "{push}");
+    assert_eq!(push["text"], "not muted", "{push}");
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_push_goes_to_dead_letters() {
     let dir = tempfile::tempdir().unwrap();

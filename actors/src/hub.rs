@@ -208,26 +208,41 @@ impl Hub {
     /// Checks through the permission policy that a user may post (or type) in a
     /// conversation. The user, the conversation and the membership come from
     /// the team cache when it has all three, and from the store otherwise.
-    /// Admin actions through the API update the cache before they return,
-    /// so a deactivation or role change applies to the next frame.
+    /// Admin actions through the API update the cache before they return, and
+    /// the cache is trusted only while it holds every audited admin action, so
+    /// a deactivation or role change applies to the next frame.
     pub async fn authorize_post(
         &self,
         team_id: &TeamId,
         channel_id: &ChannelId,
         user_id: &UserId,
     ) -> Result<(), ApiError> {
-        // NOTE: a role change by the admin command line (another process)
-        // reaches the cache with the team actor's audit-log poll, up to
-        // `ADMIN_LOG_POLL_INTERVAL` later.
-        if let Some((user, channel)) = self.cached_member_access(team_id, channel_id, user_id) {
-            return policy::check(
-                Actor::User(&user),
-                Action::Post {
-                    channel: &channel,
-                    is_member: true,
-                },
-            );
+        // A role change or deactivation not yet applied to the cache (one from
+        // the admin command line, another process) sends the check to the store.
+        let cached = self.cached_member_access(team_id, channel_id, user_id);
+        if let Some((user, channel, applied)) = cached {
+            if self.cache_is_current(team_id, applied).await {
+                return policy::check(
+                    Actor::User(&user),
+                    Action::Post {
+                        channel: &channel,
+                        is_member: true,
+                    },
+                );
+            }
         }
+        self.authorize_post_from_store(team_id, channel_id, user_id)
+            .await
+    }
+
+    /// Checks like [`Hub::authorize_post`] with the user, the conversation
+    /// and the membership read from the store.
+    async fn authorize_post_from_store(
+        &self,
+        team_id: &TeamId,
+        channel_id: &ChannelId,
+        user_id: &UserId,
+    ) -> Result<(), ApiError> {
         let store = self.store();
         let failed = |what: &'static str| {
             move |error: StoreError| {

@@ -223,6 +223,16 @@ pub enum Write {
         /// The newest message they have read.
         ts: Ts,
     },
+    /// Replace the conversations a member muted with `channels`; an empty list
+    /// unmutes every conversation.
+    SetMutedChannels {
+        /// Team of the member.
+        team_id: TeamId,
+        /// The member.
+        user_id: UserId,
+        /// The muted conversations.
+        channels: Vec<ChannelId>,
+    },
     /// Record that a member was active on a UTC day (posted or opened a
     /// session). Recording the same (team, day, user) again changes nothing.
     RecordActivity {
@@ -503,6 +513,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns a team's dead jobs, oldest first.
     async fn dead_jobs(&self, team_id: &TeamId) -> Result<Vec<DeadJob>, StoreError>;
+
+    /// Returns the conversations a member muted, ordered by id.
+    async fn muted_channels(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<ChannelId>, StoreError>;
 
     /// Returns a member's read position and counters in a conversation.
     async fn read_state(

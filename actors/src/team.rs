@@ -128,13 +128,16 @@ impl Actor for TeamActor {
         myself: ActorRef<Self::Msg>,
         args: TeamArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        // Earlier actions need no live effect: no session of this team is open
+        // on this node yet, and new sessions check the user when they open.
+        // The id is read before the load, so an action that commits during
+        // the load is applied again by the first poll rather than missed.
+        let audit_seen = args.hub.store().last_audit_id(&args.team_id).await?;
         let cache = TeamCache::load(args.hub.store().as_ref(), &args.team_id)
             .await?
             .ok_or_else(|| format!("team {} not found", args.team_id))?;
+        cache.set_applied_audit_id(audit_seen);
         let team = cache.team().clone();
-        // Earlier actions need no live effect: no session of this team is open
-        // on this node yet, and new sessions check the user when they open.
-        let audit_seen = args.hub.store().last_audit_id(&team.id).await?;
         // The timer task ends when this actor stops.
         myself.send_interval(ADMIN_LOG_POLL_INTERVAL, || TeamMsg::PollAdminLog);
         tracing::info!(
@@ -363,6 +366,10 @@ impl TeamState {
             }
             tracing::info!(team = %self.team.id, entry = entry.id, action = entry.action.as_str(), target = %entry.target, "applied admin action");
             self.audit_seen = entry.id;
+            self.cache
+                .read()
+                .expect("team cache lock poisoned")
+                .set_applied_audit_id(entry.id);
         }
     }
 

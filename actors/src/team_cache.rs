@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::domain::{Channel, ChannelKind, Team, TokenKind, User};
@@ -52,6 +52,11 @@ pub struct TeamCache {
     /// Use mark, set on every read through [`Hub::team_cache`]. The team
     /// actor's idle check clears it and evicts the team when it was clear.
     used: AtomicBool,
+    /// Id of the newest audit entry whose changes the cache holds. A reader
+    /// that finds a newer entry in the store (an admin action that the team
+    /// actor has not applied yet, such as one from the command line) reads
+    /// the store instead of the cache.
+    applied_audit_id: AtomicU64,
 }
 
 impl TeamCache {
@@ -68,7 +73,18 @@ impl TeamCache {
             tokens: HashMap::new(),
             user_tokens: HashMap::new(),
             used: AtomicBool::new(true),
+            applied_audit_id: AtomicU64::new(0),
         }
+    }
+
+    /// Returns the id of the newest audit entry the cache holds the changes of.
+    pub fn applied_audit_id(&self) -> u64 {
+        self.applied_audit_id.load(Ordering::Acquire)
+    }
+
+    /// Records that the cache holds the changes of audit entries up to `id`.
+    pub fn set_applied_audit_id(&self, id: u64) {
+        self.applied_audit_id.fetch_max(id, Ordering::AcqRel);
     }
 
     /// Loads a team's users, conversations and memberships from the store, page
@@ -425,15 +441,29 @@ impl Hub {
         team_id: &TeamId,
         channel_id: &ChannelId,
         user_id: &UserId,
-    ) -> Option<(User, Channel)> {
+    ) -> Option<(User, Channel, u64)> {
         self.read_loaded_cache(team_id, |cache| {
             let user = cache.user(user_id).filter(|user| !user.deleted)?;
             let channel = cache.channel(channel_id)?;
             if !cache.is_member(channel_id, user_id) {
                 return None;
             }
-            Some((user.clone(), channel.clone()))
+            Some((user.clone(), channel.clone(), cache.applied_audit_id()))
         })
+    }
+
+    /// Returns whether a team's cache that holds the changes of audit entries
+    /// up to `applied` is current: no newer admin action is in the store. A
+    /// failed read counts as not current, so the caller reads the store and
+    /// reports that error.
+    pub async fn cache_is_current(&self, team_id: &TeamId, applied: u64) -> bool {
+        match self.store().last_audit_id(team_id).await {
+            Ok(last) => last <= applied,
+            Err(error) => {
+                tracing::warn!(team = %team_id, %error, "reading the last audit id failed; reading the store instead of the team cache");
+                false
+            }
+        }
     }
 
     /// Applies a committed change to a team's cache. Does nothing when the team

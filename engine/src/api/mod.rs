@@ -10,6 +10,7 @@ pub mod cursor;
 mod files;
 mod flannel;
 pub mod params;
+mod prefs;
 mod presence;
 mod reactions;
 mod reminder_time;
@@ -221,6 +222,8 @@ impl Api {
             }
             "conversations.open" => conversations::open(self, &caller, params).await,
             "conversations.mark" => conversations::mark(self, &caller, params).await,
+            "users.prefs.get" => prefs::get(self, &caller).await,
+            "users.prefs.set" => prefs::set(self, &caller, params).await,
             "chat.postMessage" => chat::post_message(self, &caller, params).await,
             "chat.update" => chat::update(self, &caller, params).await,
             "chat.delete" => chat::delete(self, &caller, params).await,
@@ -291,18 +294,21 @@ impl Api {
             .ok_or(ApiError::NotAuthed)?;
         let team_id = token_team(token).ok_or(ApiError::InvalidAuth)?;
         let hash = hash_token(token);
-        // NOTE: a deactivation by the admin command line (another process)
-        // reaches the cache with the team actor's audit-log poll, so until then
-        // a remembered token of that user still authenticates.
+        // A remembered token is trusted only while the cache holds every admin
+        // action in the store: a deactivation from the admin command line
+        // (another process) sends the request to the store until it is applied.
         let cached = self.hub.read_loaded_cache(&team_id, |cache| {
             let (user, kind) = cache.token_user(&hash)?;
-            Some(Caller {
+            let caller = Caller {
                 user: user.clone(),
                 kind,
-            })
+            };
+            Some((caller, cache.applied_audit_id()))
         });
-        if let Some(caller) = cached {
-            return Ok(caller);
+        if let Some((caller, applied)) = cached {
+            if self.hub.cache_is_current(&team_id, applied).await {
+                return Ok(caller);
+            }
         }
 
         let store = self.hub.store();
@@ -373,7 +379,7 @@ impl Api {
         let cached = self
             .hub
             .cached_member_access(caller.team_id(), channel_id, &caller.user.id);
-        if let Some((_, channel)) = cached {
+        if let Some((_, channel, _)) = cached {
             policy::check(
                 Actor::User(&caller.user),
                 Action::SeeChannel {
@@ -429,6 +435,8 @@ const METHODS: &[&str] = &[
     "conversations.setPurpose",
     "conversations.open",
     "conversations.mark",
+    "users.prefs.get",
+    "users.prefs.set",
     "chat.postMessage",
     "chat.update",
     "chat.delete",

@@ -1645,6 +1645,43 @@ pub async fn job_outbox_relay_cycle(store: Arc<dyn Store>) {
     assert_eq!(store.queue_offset(&topic, 4).await.unwrap(), None);
 }
 
+pub async fn muted_channels_replace_and_clear(store: Arc<dyn Store>) {
+    let set = |user: &str, channels: &[&str]| Write::SetMutedChannels {
+        team_id: team_id(),
+        user_id: UserId::from(user),
+        channels: channels.iter().map(|c| ChannelId::from(*c)).collect(),
+    };
+    let muted = |user: &'static str| {
+        let store = store.clone();
+        async move {
+            let channels = store
+                .muted_channels(&team_id(), &UserId::from(user))
+                .await
+                .unwrap();
+            channels.into_iter().map(|c| c.0).collect::<Vec<String>>()
+        }
+    };
+    assert!(muted("U1").await.is_empty());
+
+    // A repeated id is stored once; the list comes back ordered by id.
+    commit_ok(&store, vec![set("U1", &["C2", "C1", "C2"])]).await;
+    commit_ok(&store, vec![set("U2", &["C3"])]).await;
+    assert_eq!(muted("U1").await, vec!["C1", "C2"]);
+
+    // A new list replaces the old one, and each member keeps their own.
+    commit_ok(&store, vec![set("U1", &["C3"])]).await;
+    assert_eq!(muted("U1").await, vec!["C3"]);
+    assert_eq!(muted("U2").await, vec!["C3"]);
+    let other = store
+        .muted_channels(&other_team_id(), &UserId::from("U1"))
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "{other:?}");
+
+    commit_ok(&store, vec![set("U1", &[])]).await;
+    assert!(muted("U1").await.is_empty());
+}
+
 pub async fn read_states_count_and_mark(store: Arc<dyn Store>) {
     let count = |ts: u64, mentioned: &[&str]| Write::CountUnread {
         team_id: team_id(),
@@ -2095,10 +2132,10 @@ pub async fn reminders_fire_complete_and_delete(store: Arc<dyn Store>) {
 #[macro_export]
 macro_rules! store_conformance_tests {
     (open = $open:path) => {
-        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete);
+        $crate::store_conformance_tests!(@plain $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete, muted_channels_replace_and_clear);
     };
     (open = $open:path, ignore = $reason:literal) => {
-        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete);
+        $crate::store_conformance_tests!(@ignored $reason, $open; users_round_trip_and_update, users_page_after_is_exclusive, user_name_conflicts_and_missing_user, tokens_round_trip, channels_round_trip_and_update, channel_names_are_unique_per_team, members_round_trip, member_of_missing_channel_is_not_found, messages_round_trip_update_delete, failed_write_set_rolls_back_alone, missing_rows_are_not_found, thread_counts_follow_replies, deleting_older_reply_keeps_latest, reply_to_reply_is_rejected, empty_channel_history_is_empty, history_limit_and_order, history_bounds_inclusive_and_exclusive, history_leaves_replies_out, replies_in_order_with_range, reactions_grouped_in_added_order, reactions_appear_in_history_and_replies, deleted_message_loses_reactions, channel_filter_hides_private_channels, channel_page_after_is_exclusive, concurrent_reads_during_commits, empty_batch_returns_no_results, teams_round_trip_oldest_first, long_and_emoji_text_round_trips, batch_of_longest_messages_commits, batch_of_posts_keeps_each_result, concurrent_writers_on_one_channel, history_exactly_one_page, archived_channel_round_trip, rewriting_equal_values_is_not_missing, job_outbox_relay_cycle, read_states_count_and_mark, webhooks_round_trip_and_revoke, files_share_list_and_delete, activity_days_and_billing_reports, reminders_fire_complete_and_delete, muted_channels_replace_and_clear);
     };
     (@plain $open:path; $($case:ident),*) => {
         $(

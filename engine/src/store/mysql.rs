@@ -589,6 +589,16 @@ impl Store for MysqlStore {
         read_retrying!(self, "dead jobs", |c| jobs::dead_jobs(c, team_id))
     }
 
+    async fn muted_channels(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<ChannelId>, StoreError> {
+        read_retrying!(self, "muted channels", |c| jobs::muted_channels(
+            c, team_id, user_id
+        ))
+    }
+
     async fn read_state(
         &self,
         team_id: &TeamId,

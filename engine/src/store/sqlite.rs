@@ -560,6 +560,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn muted_channels(
+        &self,
+        team_id: &TeamId,
+        user_id: &UserId,
+    ) -> Result<Vec<ChannelId>, StoreError> {
+        let team_id = team_id.clone();
+        let user_id = user_id.clone();
+        self.read(move |connection| jobs::muted_channels(connection, &team_id, &user_id))
+            .await
+    }
+
     async fn read_state(
         &self,
         team_id: &TeamId,

@@ -51,7 +51,22 @@ pub(super) async fn handle(context: &JobContext, push: Push<'_>) -> Result<Vec<W
         tracing::debug!(job = push.job_id, user = %push.user_id, "push skipped: do not disturb");
         return Ok(Vec::new());
     }
-    // TODO: skip channels the recipient muted once muting exists.
+    // A conversation the recipient muted sends them no push.
+    let muted = context
+        .hub
+        .store()
+        .muted_channels(push.team_id, push.user_id)
+        .await
+        .map_err(|error| {
+            format!(
+                "reading the muted channels of {} failed: {error}",
+                push.user_id
+            )
+        })?;
+    if muted.contains(push.channel_id) {
+        tracing::debug!(job = push.job_id, user = %push.user_id, channel = %push.channel_id, "push skipped: muted channel");
+        return Ok(Vec::new());
+    }
     let body = json!({
         "job_id": push.job_id,
         "team_id": push.team_id,

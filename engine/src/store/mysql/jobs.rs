@@ -311,3 +311,57 @@ pub(super) async fn read_state(
     })
     .transpose()
 }
+
+pub(super) async fn set_muted_channels(
+    transaction: &mut Transaction<'_>,
+    team_id: &TeamId,
+    user_id: &UserId,
+    channels: &[ChannelId],
+) -> WriteResult {
+    let subject = format!("muted channels of {user_id} in team {team_id}");
+    execute(
+        transaction,
+        "DELETE FROM channel_mutes WHERE team_id = ? AND user_id = ?",
+        vec![team_id.as_str().into(), user_id.as_str().into()],
+        &subject,
+    )
+    .await?;
+    for chunk in channels.chunks(MAX_ROWS_PER_INSERT) {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let mut parameters: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        for channel_id in chunk {
+            parameters.extend([
+                team_id.as_str().into(),
+                user_id.as_str().into(),
+                channel_id.as_str().into(),
+            ]);
+        }
+        execute(
+            transaction,
+            &format!(
+                "INSERT IGNORE INTO channel_mutes (team_id, user_id, channel_id) VALUES {rows}"
+            ),
+            parameters,
+            &subject,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn muted_channels(
+    connection: &mut impl Queryable,
+    team_id: &TeamId,
+    user_id: &UserId,
+) -> ReadResult<Vec<ChannelId>> {
+    let rows: Vec<Row> = connection
+        .exec(
+            "SELECT channel_id FROM channel_mutes WHERE team_id = ? AND user_id = ? \
+             ORDER BY channel_id",
+            (team_id.as_str(), user_id.as_str()),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|mut row| column(&mut row, 0, "channel_mutes.channel_id").map(ChannelId))
+        .collect()
+}

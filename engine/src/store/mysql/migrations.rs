@@ -24,6 +24,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         6,
         include_str!("../../../../schema/mysql/0006_web_sessions.sql"),
     ),
+    (
+        7,
+        include_str!("../../../../schema/mysql/0007_channel_mutes.sql"),
+    ),
     (8, include_str!("../../../../schema/mysql/0008_billing.sql")),
 ];
 

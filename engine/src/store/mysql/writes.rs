@@ -310,6 +310,11 @@ async fn apply_write(transaction: &mut Transaction<'_>, write: &Write) -> WriteR
             user_id,
             ts,
         } => jobs::mark_read(transaction, team_id, channel_id, user_id, *ts).await,
+        Write::SetMutedChannels {
+            team_id,
+            user_id,
+            channels,
+        } => jobs::set_muted_channels(transaction, team_id, user_id, channels).await,
         Write::RecordActivity {
             team_id,
             day,

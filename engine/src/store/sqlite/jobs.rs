@@ -308,3 +308,47 @@ pub(super) fn read_state(
         })
         .map_err(read_error("read state"))
 }
+
+pub(super) fn set_muted_channels(
+    connection: &Connection,
+    team_id: &TeamId,
+    user_id: &UserId,
+    channels: &[ChannelId],
+) -> Result<(), StoreError> {
+    let subject = || format!("muted channels of {user_id} in team {team_id}");
+    connection
+        .prepare_cached("DELETE FROM channel_mutes WHERE team_id = ?1 AND user_id = ?2")
+        .and_then(|mut statement| statement.execute((team_id.as_str(), user_id.as_str())))
+        .map_err(|error| write_error(error, &subject()))?;
+    let mut insert = connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO channel_mutes (team_id, user_id, channel_id) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(|error| write_error(error, &subject()))?;
+    for channel_id in channels {
+        insert
+            .execute((team_id.as_str(), user_id.as_str(), channel_id.as_str()))
+            .map_err(|error| write_error(error, &subject()))?;
+    }
+    Ok(())
+}
+
+pub(super) fn muted_channels(
+    connection: &Connection,
+    team_id: &TeamId,
+    user_id: &UserId,
+) -> Result<Vec<ChannelId>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT channel_id FROM channel_mutes WHERE team_id = ?1 AND user_id = ?2 \
+             ORDER BY channel_id",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map((team_id.as_str(), user_id.as_str()), |row| {
+                    Ok(ChannelId(row.get(0)?))
+                })?
+                .collect()
+        })
+        .map_err(read_error("muted channels"))
+}

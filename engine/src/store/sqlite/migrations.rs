@@ -25,6 +25,10 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../../schema/sqlite/0006_web_sessions.sql"),
     ),
     (
+        7,
+        include_str!("../../../../schema/sqlite/0007_channel_mutes.sql"),
+    ),
+    (
         8,
         include_str!("../../../../schema/sqlite/0008_billing.sql"),
     ),

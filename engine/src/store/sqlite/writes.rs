@@ -138,6 +138,11 @@ fn apply_write(connection: &Connection, write: &Write) -> Result<(), StoreError>
             user_id,
             ts,
         } => jobs::mark_read(connection, team_id, channel_id, user_id, *ts),
+        Write::SetMutedChannels {
+            team_id,
+            user_id,
+            channels,
+        } => jobs::set_muted_channels(connection, team_id, user_id, channels),
         Write::RecordActivity {
             team_id,
             day,
