@@ -173,17 +173,19 @@ async fn message_effects_on_kafka() {
     message_effects(&queue).await;
 }
 
-/// A user in do-not-disturb gets no push for a mention; once the snooze ends,
-/// the next mention pushes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snoozed_user_gets_no_push() {
-    let dir = tempfile::tempdir().unwrap();
-    let receiver = Receiver::start().await;
-    let node = start_node(dir.path(), "embedded", &receiver).await;
+/// A node whose pushes go to `receiver`, with Bob (no session) a member of a
+/// new channel `name`: returns the node, the admin's token, Bob's id and
+/// token, and the channel id.
+async fn node_with_offline_member(
+    dir: &std::path::Path,
+    receiver: &Receiver,
+    name: &str,
+) -> (TestNode, String, String, String, String) {
+    let node = start_node(dir, "embedded", receiver).await;
     let admin = node.bootstrap.admin.token.clone();
     let (bob_id, bob) = node.create_user("bob").await;
     let channel = node
-        .call_ok("conversations.create", &admin, json!({"name": "quiet"}))
+        .call_ok("conversations.create", &admin, json!({"name": name}))
         .await["channel"]["id"]
         .as_str()
         .unwrap()
@@ -194,6 +196,28 @@ async fn snoozed_user_gets_no_push() {
         json!({"channel": channel, "users": bob_id}),
     )
     .await;
+    (node, admin, bob_id, bob, channel)
+}
+
+/// Waits until `count` push jobs have finished, whether or not they called
+/// the gateway.
+async fn wait_for_finished_pushes(node: &TestNode, count: u64) {
+    let counters = node.engine.jobs().metrics().clone();
+    wait_for("the push jobs to finish", || {
+        let counters = counters.clone();
+        async move { (counters.snapshot()["push_notification"]["done"] == count).then_some(()) }
+    })
+    .await;
+}
+
+/// A user in do-not-disturb gets no push for a mention; once the snooze ends,
+/// the next mention pushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snoozed_user_gets_no_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let (node, admin, bob_id, bob, channel) =
+        node_with_offline_member(dir.path(), &receiver, "quiet").await;
     let snooze = node
         .call_ok("dnd.setSnooze", &bob, json!({"num_minutes": 60}))
         .await;
@@ -205,12 +229,7 @@ async fn snoozed_user_gets_no_push() {
     };
     mention("while snoozed").await;
     // The push job runs and finishes without calling the gateway.
-    let counters = node.engine.jobs().metrics().clone();
-    wait_for("the snoozed push job to finish", || {
-        let counters = counters.clone();
-        async move { (counters.snapshot()["push_notification"]["done"] == 1).then_some(()) }
-    })
-    .await;
+    wait_for_finished_pushes(&node, 1).await;
     assert_eq!(receiver.try_next_push().await, None);
 
     node.call_ok("dnd.endSnooze", &bob, json!({})).await;
@@ -232,21 +251,8 @@ async fn snoozed_user_gets_no_push() {
 async fn muted_channel_sends_no_push() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start().await;
-    let node = start_node(dir.path(), "embedded", &receiver).await;
-    let admin = node.bootstrap.admin.token.clone();
-    let (bob_id, bob) = node.create_user("bob").await;
-    let channel = node
-        .call_ok("conversations.create", &admin, json!({"name": "noisy"}))
-        .await["channel"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    node.call_ok(
-        "conversations.invite",
-        &admin,
-        json!({"channel": channel, "users": bob_id}),
-    )
-    .await;
+    let (node, admin, bob_id, bob, channel) =
+        node_with_offline_member(dir.path(), &receiver, "noisy").await;
 
     let set = node
         .call_ok(
@@ -281,12 +287,7 @@ async fn muted_channel_sends_no_push() {
 
     let body = json!({"channel": channel, "text": format!("<@{bob_id}> in a muted channel")});
     node.call_ok("chat.postMessage", &admin, body).await;
-    let counters = node.engine.jobs().metrics().clone();
-    wait_for("the muted push job to finish", || {
-        let counters = counters.clone();
-        async move { (counters.snapshot()["push_notification"]["done"] == 1).then_some(()) }
-    })
-    .await;
+    wait_for_finished_pushes(&node, 1).await;
     assert_eq!(receiver.try_next_push().await, None);
 
     let dm = node
