@@ -209,8 +209,8 @@ impl Hub {
     /// conversation. The user, the conversation and the membership come from
     /// the team cache when it has all three, and from the store otherwise.
     /// Admin actions through the API update the cache before they return, and
-    /// the cache is trusted only while it holds every audited admin action, so
-    /// a deactivation or role change applies to the next frame.
+    /// the cache is trusted only while it contains every audited admin action,
+    /// so a deactivation or role change applies to the next frame.
     pub async fn authorize_post(
         &self,
         team_id: &TeamId,

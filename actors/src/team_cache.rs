@@ -77,12 +77,12 @@ impl TeamCache {
         }
     }
 
-    /// Returns the id of the newest audit entry the cache holds the changes of.
+    /// Returns the id of the newest audit entry whose changes the cache contains.
     pub fn applied_audit_id(&self) -> u64 {
         self.applied_audit_id.load(Ordering::Acquire)
     }
 
-    /// Records that the cache holds the changes of audit entries up to `id`.
+    /// Records that the cache contains the changes of audit entries up to `id`.
     pub fn set_applied_audit_id(&self, id: u64) {
         self.applied_audit_id.fetch_max(id, Ordering::AcqRel);
     }
@@ -452,8 +452,8 @@ impl Hub {
         })
     }
 
-    /// Returns whether a team's cache that holds the changes of audit entries
-    /// up to `applied` is current: no newer admin action is in the store. A
+    /// Returns whether a team's cache with the changes of audit entries up to
+    /// `applied` is current, meaning no newer admin action is in the store. A
     /// failed read counts as not current, so the caller reads the store and
     /// reports that error.
     pub async fn cache_is_current(&self, team_id: &TeamId, applied: u64) -> bool {

@@ -294,8 +294,8 @@ impl Api {
             .ok_or(ApiError::NotAuthed)?;
         let team_id = token_team(token).ok_or(ApiError::InvalidAuth)?;
         let hash = hash_token(token);
-        // A remembered token is trusted only while the cache holds every admin
-        // action in the store: a deactivation from the admin command line
+        // A remembered token is trusted only while the cache contains every
+        // admin action in the store. A deactivation from the admin command line
         // (another process) sends the request to the store until it is applied.
         let cached = self.hub.read_loaded_cache(&team_id, |cache| {
             let (user, kind) = cache.token_user(&hash)?;

@@ -1871,8 +1871,8 @@ pub async fn files_share_list_and_delete(store: Arc<dyn Store>) {
             (ids, total)
         }
     };
-    // The uploader sees their files, newest first; a member of the channel sees
-    // the shared one; nobody else sees U3's unshared file.
+    // The uploader lists their files, newest first. A member of the channel
+    // lists the shared one, and only U3 lists U3's unshared file.
     assert_eq!(
         list("U1", vec![]).await,
         (vec!["F2".into(), "F1".into()], 2)
